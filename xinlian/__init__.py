@@ -1,0 +1,1 @@
+"""Xinlian (心联): a school's mental-health work network."""

@@ -1,0 +1,14 @@
+from django.contrib.auth import views as auth_views
+from django.urls import path
+
+from . import views, views_roster
+
+urlpatterns = [
+    path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("", views.home, name="home"),
+    # Roster import/export (owned by views_roster.py)
+    path("roster/import/", views_roster.roster_import, name="roster-import"),
+    path("roster/template.xlsx", views_roster.roster_template, name="roster-template"),
+    path("roster/export.xlsx", views_roster.roster_export, name="roster-export"),
+]
