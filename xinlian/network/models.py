@@ -139,7 +139,7 @@ class Unit(MP_Node):
         return super().delete(*args, **kwargs)
 
     def ancestors_and_self(self) -> list[Unit]:
-        return [*self.get_ancestors(), self]
+        return [*Unit.objects.get_ancestors(self), self]
 
     def school(self) -> Unit | None:
         return next((u for u in self.ancestors_and_self() if u.kind == UnitKind.SCHOOL), None)
