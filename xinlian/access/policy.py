@@ -92,10 +92,12 @@ def visible_units(user: User, cap: Cap = Cap.ROSTER) -> QuerySet[Unit]:
 
 def visible_students(user: User, cap: Cap = Cap.ROSTER) -> QuerySet[Student]:
     """Students ``user`` may see at ``cap``. A student always sees their own record (tier 1)."""
-    qs = Student.objects.in_units(scope_units(user, cap))
-    if cap == Cap.ROSTER and getattr(user, "is_authenticated", False):
-        qs = Student.objects.filter(Q(pk__in=qs.values("pk")) | Q(user_id=user.pk))
-    return qs
+    units = scope_units(user, cap)
+    if cap == Cap.ROSTER and getattr(user, "kind", None) == "student":
+        # Own record plus (for peer reporters) the class or dormitory roster, in one filter.
+        return Student.objects.filter(Q(pk__in=Student.objects.in_units(units).values("pk"))
+                                      | Q(user_id=user.pk))
+    return Student.objects.in_units(units)
 
 
 def visible_posts(user: User) -> QuerySet[Post]:

@@ -385,7 +385,7 @@ class Post(models.Model):
 
     def clean(self) -> None:
         errors: dict[str, list] = {}
-        if self.unit_id and self.unit.kind not in ROLE_UNIT_KINDS[self.role]:
+        if self.unit_id and self.unit.kind not in ROLE_UNIT_KINDS.get(self.role, set()):
             errors.setdefault("unit", []).append(ValidationError(
                 _("A %(role)s cannot be posted at a %(kind)s."),
                 params={"role": self.get_role_display(), "kind": self.unit.get_kind_display()},

@@ -1,0 +1,232 @@
+"""The sweep: every URL of the project, as every persona and as an anonymous visitor.
+
+``EXPECT[url name][persona]`` is the status each one must get for a GET. A URL name without an
+entry fails the suite — so a new page cannot ship without someone deciding who may open it —
+and every 200 body is searched for the names and numbers of students the persona may not see.
+
+The admin is one prefix: its index and a few changelists stand for all of it."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from openpyxl import load_workbook
+
+from xinlian.access.policy import visible_students
+from xinlian.network.models import Post, Student
+
+from .base import NetworkTestCase
+
+ANON = "anonymous"
+PERSONAS = (*NetworkTestCase.PERSONAS, ANON)
+STAFF_VIEWERS = ("counsellor_a", "head_teacher_a1", "committee_a1", "director")
+
+# Expectation values: a status code, or a redirect given as (302, url name it must point at).
+LOGIN = (302, "login")
+ADMIN_LOGIN = (302, "admin:login")
+HOME = (302, "home")
+ANY_REDIRECT = (302, None)
+Expectation = int | tuple[int, str | None]
+
+
+def row(logged_in: Expectation, anonymous: Expectation, **persona: Expectation) -> dict[str, Expectation]:
+    """One table row: ``logged_in`` for every persona unless overridden by name."""
+    unknown = set(persona) - set(PERSONAS)
+    assert not unknown, f"unknown personas {unknown}"
+    return {**{p: logged_in for p in PERSONAS if p != ANON}, ANON: anonymous, **persona}
+
+
+def only(allowed: tuple[str, ...], yes: Expectation, no: Expectation, anonymous: Expectation):
+    return {**{p: (yes if p in allowed else no) for p in PERSONAS if p != ANON}, ANON: anonymous}
+
+
+# Who sees the class-A1 unit, student S0001 (张小明, dorm 101), and head teacher 吴老师's post.
+SEES_CLASS_A1 = ("counsellor_a", "head_teacher_a1", "committee_a1", "director")
+SEES_STUDENT_A1 = ("counsellor_a", "head_teacher_a1", "committee_a1", "liaison_a1", "student_a1_user",
+                   "director")
+
+WEB_PAGE = row(200, LOGIN)
+API = 403  # session authentication first: an anonymous API call is 403, not 401
+
+EXPECT: dict[str, dict[str, Expectation]] = {
+    # --- web
+    "login": row(HOME, 200),
+    "logout": row(405, 405),  # POST only (Django 5)
+    "set_language": row(ANY_REDIRECT, ANY_REDIRECT),  # a GET changes nothing and sends you back
+    "home": WEB_PAGE,
+    "network-tree": WEB_PAGE,
+    "my-posts": WEB_PAGE,
+    # A bureau viewer's statistics scope shows the class page with counts, never names.
+    "unit-detail": only((*SEES_CLASS_A1, "bureau_viewer"), 200, 404, LOGIN),
+    "student-detail": only(SEES_STUDENT_A1, 200, 404, LOGIN),
+    "roster-import": only(("director",), 200, 403, LOGIN),
+    "roster-template": only(("director",), 200, 403, LOGIN),
+    # Every holder of Cap.EXPORT_ROSTER, each for their own scope (outsider_b is 辅导员 of college B).
+    "roster-export": only(("director", "counsellor_a", "head_teacher_a1", "outsider_b"), 200, 403, LOGIN),
+    # --- API
+    "api:me": row(200, API),
+    "api:auth-token": row(405, 405),  # POST only
+    "api:unit-list": row(200, API),
+    "api:unit-detail": only((*SEES_CLASS_A1, "bureau_viewer"), 200, 404, API),
+    "api:student-list": row(200, API),
+    "api:student-detail": only(SEES_STUDENT_A1, 200, 404, API),
+    "api:staff-list": row(200, API),
+    "api:staff-detail": only(STAFF_VIEWERS, 200, 404, API),
+    "api:post-list": row(200, API),
+    "api:post-detail": only(STAFF_VIEWERS, 200, 404, API),
+    "api-schema": row(200, API),
+    "api-docs": row(200, API),
+    # --- admin (one prefix; these stand for the rest)
+    "admin:index": only(("director",), 200, ADMIN_LOGIN, ADMIN_LOGIN),
+    "admin:network_student_changelist": only(("director",), 200, ADMIN_LOGIN, ADMIN_LOGIN),
+    "admin:network_unit_changelist": only(("director",), 200, ADMIN_LOGIN, ADMIN_LOGIN),
+    "admin:network_user_changelist": only(("director",), 200, ADMIN_LOGIN, ADMIN_LOGIN),
+    "admin:access_auditevent_changelist": only(("director",), 200, ADMIN_LOGIN, ADMIN_LOGIN),
+}
+
+
+def _head_teacher_post(t: NetworkTestCase) -> Post:
+    return Post.objects.get(person=t.head_teacher_a1)
+
+
+# URL arguments: always an object in class A1's scope.
+KWARGS: dict[str, Callable[[NetworkTestCase], dict[str, Any]]] = {
+    "unit-detail": lambda t: {"pk": t.class_a1.pk},
+    "student-detail": lambda t: {"pk": t.student_a1.pk},
+    "api:unit-detail": lambda t: {"pk": t.class_a1.pk},
+    "api:student-detail": lambda t: {"pk": t.student_a1.pk},
+    "api:staff-detail": lambda t: {"pk": t.head_teacher_a1.staff.pk},
+    "api:post-detail": lambda t: {"pk": _head_teacher_post(t).pk},
+}
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+ADMIN_PREFIX = "admin/"
+EXCLUDED_PREFIXES = ("static/", "media/")
+
+
+def walk(patterns: list, prefix: str = "", namespace: str = "") -> Iterator[tuple[str, str | None]]:
+    """(route, fully namespaced name or None) for every pattern, recursively."""
+    for pattern in patterns:
+        if isinstance(pattern, URLResolver):
+            ns = namespace
+            if pattern.namespace:
+                ns = f"{namespace}:{pattern.namespace}" if namespace else pattern.namespace
+            yield from walk(pattern.url_patterns, prefix + str(pattern.pattern), ns)
+        elif isinstance(pattern, URLPattern):
+            name = pattern.name and (f"{namespace}:{pattern.name}" if namespace else pattern.name)
+            yield prefix + str(pattern.pattern).lstrip("^"), name
+
+
+def project_urls() -> list[tuple[str, str | None]]:
+    return [(route, name) for route, name in walk(get_resolver().url_patterns)
+            if not route.startswith(EXCLUDED_PREFIXES)]
+
+
+def swept_names() -> list[str]:
+    """Every name the sweep must cover: all non-admin names, and the admin samples."""
+    names = {name for route, name in project_urls()
+             if name and not route.startswith(ADMIN_PREFIX) and not name.startswith("admin:")}
+    return sorted(names | {n for n in EXPECT if n.startswith("admin:")})
+
+
+class SweepTableTests(NetworkTestCase):
+    def test_every_url_has_an_expectation(self):
+        missing = [name for name in swept_names() if name not in EXPECT]
+        self.assertEqual(missing, [], "add these URL names to EXPECT in tests/test_sweep.py")
+
+    def test_every_url_outside_the_admin_is_named(self):
+        unnamed = [route for route, name in project_urls()
+                   if not name and not route.startswith(ADMIN_PREFIX)]
+        self.assertEqual(unnamed, [], "name these URL patterns so that the sweep can cover them")
+
+    def test_no_stale_expectations(self):
+        names = {name for _route, name in project_urls() if name}
+        self.assertEqual(sorted(set(EXPECT) - names), [])
+
+    def test_every_expectation_names_every_persona(self):
+        for name, expected in EXPECT.items():
+            self.assertEqual(set(expected), set(PERSONAS), name)
+
+    def test_urls_with_arguments_have_kwargs(self):
+        resolver = get_resolver()
+        for name in swept_names():
+            possibilities = resolver.reverse_dict.getlist(name.split(":")[-1])
+            needs_args = any(params for _bits, _pattern, _defaults, _converters in possibilities
+                             for _s, params in _bits if params)
+            if needs_args:
+                self.assertIn(name, KWARGS, f"{name} takes arguments: add a KWARGS entry")
+
+
+class SweepTests(NetworkTestCase):
+    def forbidden_words(self, persona: str) -> dict[str, str]:
+        """Names and numbers of every student the persona may not see → which student."""
+        if persona == ANON:
+            visible: set[int] = set()
+        else:
+            visible = set(visible_students(self.persona(persona)).values_list("pk", flat=True))
+        words: dict[str, str] = {}
+        for student in Student.objects.exclude(pk__in=visible).select_related("user"):
+            words[student.user.full_name] = student.number
+            words[student.number] = student.number
+        return words
+
+    @staticmethod
+    def text_of(response) -> str:
+        """The words a person would read: the page, or every cell of a spreadsheet download."""
+        content = b"".join(response.streaming_content) if response.streaming else response.content
+        if response.get("Content-Type", "").startswith(XLSX):
+            book = load_workbook(io.BytesIO(content), read_only=True)
+            return "\n".join(str(cell) for sheet in book.worksheets
+                             for cells in sheet.iter_rows(values_only=True) for cell in cells
+                             if cell is not None)
+        return content.decode("utf-8", errors="replace")
+
+    def check(self, name: str, persona: str, url: str, problems: list[str]) -> None:
+        expected = EXPECT[name][persona]
+        response = self.client.get(url)
+        code = expected[0] if isinstance(expected, tuple) else expected
+        if response.status_code != code:
+            problems.append(f"{name} as {persona}: {response.status_code}, expected {code} ({url})")
+            return
+        if isinstance(expected, tuple) and expected[1] is not None:
+            target = reverse(expected[1])
+            location = response.get("Location", "")
+            if location.split("?")[0] != target:
+                problems.append(f"{name} as {persona}: redirects to {location}, expected {target}")
+        if response.status_code == 200:
+            body = self.text_of(response)
+            for word, number in self.forbidden_words(persona).items():
+                if word in body:
+                    problems.append(f"{name} as {persona}: body shows out-of-scope student {number}")
+
+    def test_sweep(self):
+        problems: list[str] = []
+        for persona in PERSONAS:
+            self.client.logout()
+            if persona != ANON:
+                self.login(persona)
+            for name in swept_names():
+                if name not in EXPECT:
+                    continue  # reported by SweepTableTests
+                kwargs = KWARGS[name](self) if name in KWARGS else {}
+                self.check(name, persona, reverse(name, kwargs=kwargs), problems)
+        self.assertEqual(problems, [], "\n" + "\n".join(problems))
+
+    def test_sweep_checks_bodies(self):
+        """The body check itself can fail: a persona who may not see 陈静 would be caught."""
+        words = self.forbidden_words("head_teacher_a1")
+        self.assertIn("陈静", words)
+        self.assertIn("S0005", words)
+        self.assertNotIn("张小明", words)
+        student_words = self.forbidden_words("student_a1_user")
+        self.assertIn("李华", student_words)
+        self.assertNotIn("S0001", student_words)
+
+    def test_spreadsheet_downloads_are_read_as_text(self):
+        self.login("head_teacher_a1")
+        text = self.text_of(self.client.get(reverse("roster-export")))
+        self.assertIn("张小明", text)
+        self.assertNotIn("陈静", text)

@@ -1,0 +1,289 @@
+"""The read-only REST API at ``/api/v1/``.
+
+Every list starts from a ``visible_*`` queryset of the access policy, so an object outside
+the caller's scope is simply absent: its detail URL answers 404. The student detail is
+tier-aware: it goes through ``get_student_for_user`` (which audits tier-2+ reads and denied
+looks) and adds fields only for the tiers the caller holds over *that* student."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import F, OuterRef, QuerySet, Subquery
+from django.db.models.functions import Length, Substr
+from django.utils.translation import gettext_lazy as _
+from drf_spectacular.utils import extend_schema, extend_schema_view
+from rest_framework import serializers, viewsets
+from rest_framework.authtoken.models import Token
+from rest_framework.authtoken.serializers import AuthTokenSerializer
+from rest_framework.authtoken.views import ObtainAuthToken
+from rest_framework.decorators import api_view
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from xinlian.access.drf import (
+    StudentSearchFilter,
+    StudentUnitFilter,
+    staff_in_scope,
+    units_in_scope,
+)
+from xinlian.access.policy import (
+    Cap,
+    caps_of,
+    get_student_for_user,
+    visible_posts,
+    visible_students,
+)
+
+from .models import Guardian, Post, SpecialGroup, Staff, Student, Unit, User
+
+# --- serializers ------------------------------------------------------------------------------
+
+
+class UnitRefSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Unit
+        fields = ["id", "code", "name"]
+
+
+class UnitSerializer(serializers.ModelSerializer):
+    parent = serializers.IntegerField(source="parent_pk", read_only=True, allow_null=True,
+                                      help_text=_("Id of the parent unit; null for a top unit."))
+
+    class Meta:
+        model = Unit
+        fields = ["id", "code", "name", "name_en", "kind", "parent", "depth"]
+
+
+class PersonRefSerializer(serializers.ModelSerializer):
+    number = serializers.CharField(source="username", read_only=True)
+    name = serializers.CharField(source="full_name", read_only=True)
+
+    class Meta:
+        model = User
+        fields = ["id", "number", "name"]
+
+
+class StudentSerializer(serializers.ModelSerializer):
+    """Tier 1 (roster): what every network member who can see the student may read."""
+
+    number = serializers.CharField(source="user.username", read_only=True)
+    name = serializers.CharField(source="user.full_name", read_only=True)
+    klass = UnitRefSerializer(read_only=True)
+    dorm = UnitRefSerializer(read_only=True, allow_null=True)
+
+    class Meta:
+        model = Student
+        fields = ["id", "number", "name", "gender", "klass", "dorm", "enrolment_year", "status"]
+
+
+class SpecialGroupSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = SpecialGroup
+        fields = ["code", "name", "name_en"]
+
+
+class GuardianSerializer(serializers.ModelSerializer):
+    relation_label = serializers.CharField(source="get_relation_display", read_only=True)
+
+    class Meta:
+        model = Guardian
+        fields = ["name", "relation", "relation_label", "phone", "is_primary"]
+
+
+class StudentDetailSerializer(StudentSerializer):
+    """Tier 1 plus ``special_groups`` (tier 2, risk) and ``guardians`` (tier 4, case) — each
+    only when the caller holds that tier over this student; otherwise the key is absent."""
+
+    # Not read-only only so that the schema marks them optional: the API never writes them.
+    special_groups = SpecialGroupSerializer(many=True, required=False,
+                                            help_text=_("Only with the risk tier over this student."))
+    guardians = GuardianSerializer(many=True, required=False,
+                                   help_text=_("Only with the case tier over this student."))
+
+    class Meta(StudentSerializer.Meta):
+        fields = [*StudentSerializer.Meta.fields, "special_groups", "guardians"]
+
+    def get_fields(self) -> dict[str, serializers.Field]:
+        fields = super().get_fields()
+        held: set[Cap] | None = self.context.get("held")
+        if held is None:  # schema generation: describe every field
+            return fields
+        if Cap.RISK not in held:
+            fields.pop("special_groups")
+        if Cap.CASE not in held:
+            fields.pop("guardians")
+        return fields
+
+
+class StaffSerializer(serializers.ModelSerializer):
+    number = serializers.CharField(source="user.username", read_only=True)
+    name = serializers.CharField(source="user.full_name", read_only=True)
+    department = UnitRefSerializer(read_only=True, allow_null=True)
+
+    class Meta:
+        model = Staff
+        fields = ["id", "number", "name", "title", "department"]
+
+
+class PostSerializer(serializers.ModelSerializer):
+    person = PersonRefSerializer(read_only=True)
+    unit = UnitRefSerializer(read_only=True)
+    role_label = serializers.CharField(source="get_role_display", read_only=True)
+    is_active = serializers.BooleanField(read_only=True)
+
+    class Meta:
+        model = Post
+        fields = ["id", "person", "unit", "role", "role_label", "starts_on", "ends_on", "is_active"]
+
+
+class MyPostSerializer(serializers.ModelSerializer):
+    unit = UnitRefSerializer(read_only=True)
+    role_label = serializers.CharField(source="get_role_display", read_only=True)
+
+    class Meta:
+        model = Post
+        fields = ["id", "unit", "role", "role_label", "starts_on", "ends_on"]
+
+
+class MeSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    number = serializers.CharField()
+    name = serializers.CharField()
+    kind = serializers.CharField()
+    posts = MyPostSerializer(many=True)
+    capabilities = serializers.ListField(child=serializers.ChoiceField(choices=[c.value for c in Cap]))
+
+
+class TokenSerializer(serializers.Serializer):
+    token = serializers.CharField()
+
+
+# --- viewsets ---------------------------------------------------------------------------------
+
+
+class ScopedViewSet(viewsets.ReadOnlyModelViewSet):
+    """Read-only; the queryset is the policy's scope, so out-of-scope details are 404."""
+
+    lookup_value_regex = r"\d+"  # a non-numeric id is a 404 at the router, never a 500
+
+    def scoped_queryset(self, user: User) -> QuerySet:
+        raise NotImplementedError
+
+    def get_queryset(self) -> QuerySet:
+        if getattr(self, "swagger_fake_view", False):  # schema generation has no real user
+            return self.queryset.none()  # type: ignore[union-attr]
+        return self.scoped_queryset(self.request.user)  # type: ignore[arg-type]
+
+
+@extend_schema_view(
+    list=extend_schema(summary="Units in your roster or statistics scope"),
+    retrieve=extend_schema(summary="One unit in your scope"),
+)
+class UnitViewSet(ScopedViewSet):
+    """Units in the caller's roster or statistics scope; ``parent`` is the parent unit's id."""
+
+    queryset = Unit.objects.all()
+    serializer_class = UnitSerializer
+
+    def scoped_queryset(self, user: User) -> QuerySet:
+        # The parent's path is the node's path minus one step: one correlated subquery instead of
+        # a get_parent() query per row.
+        parent = Unit.objects.filter(
+            path=Substr(OuterRef("path"), 1, Length(OuterRef("path")) - Unit.steplen)
+        ).values("pk")[:1]
+        return units_in_scope(user).annotate(parent_pk=Subquery(parent))
+
+
+@extend_schema_view(
+    list=extend_schema(summary="Students you may see (roster tier)"),
+    retrieve=extend_schema(
+        summary="One student; extra fields by the tiers you hold over them",
+        responses=StudentDetailSerializer,
+    ),
+)
+class StudentViewSet(ScopedViewSet):
+    """Students at the roster tier. Filter with ``?unit=<id>`` (that unit's subtree) and ``?q=``.
+    The detail adds ``special_groups`` with the risk tier and ``guardians`` with the case tier;
+    reading either is recorded in the audit trail."""
+
+    queryset = Student.objects.all()
+    serializer_class = StudentSerializer
+    filter_backends = [StudentUnitFilter, StudentSearchFilter]
+
+    def scoped_queryset(self, user: User) -> QuerySet:
+        return visible_students(user, Cap.ROSTER).select_related("user", "klass", "dorm")
+
+    def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        # The policy's helper, not get_object(): it audits tier-2+ reads and denied looks.
+        student, held = get_student_for_user(request, int(kwargs["pk"]))
+        serializer = StudentDetailSerializer(student, context={**self.get_serializer_context(),
+                                                               "held": held})
+        return Response(serializer.data)
+
+
+@extend_schema_view(
+    list=extend_schema(summary="Staff holding a post in your scope"),
+    retrieve=extend_schema(summary="One staff member in your scope"),
+)
+class StaffViewSet(ScopedViewSet):
+    """Staff who hold a post in force at a unit the caller can see."""
+
+    queryset = Staff.objects.all()
+    serializer_class = StaffSerializer
+
+    def scoped_queryset(self, user: User) -> QuerySet:
+        return staff_in_scope(user).select_related("user", "department").order_by("user__username")
+
+
+@extend_schema_view(
+    list=extend_schema(summary="Posts at units in your scope, and your own"),
+    retrieve=extend_schema(summary="One post in your scope"),
+)
+class PostViewSet(ScopedViewSet):
+    """Posts (a person's role at a unit for a term) in the caller's roster scope, and their own."""
+
+    queryset = Post.objects.all()
+    serializer_class = PostSerializer
+
+    def scoped_queryset(self, user: User) -> QuerySet:
+        return visible_posts(user).select_related("person", "unit").order_by(F("unit__path"), "role", "pk")
+
+
+@extend_schema(summary="You: your active posts and the capabilities they grant", responses=MeSerializer)
+@api_view(["GET"])
+def me(request: Request) -> Response:
+    user: User = request.user  # type: ignore[assignment]
+    data = {
+        "id": user.pk, "number": user.username, "name": user.full_name, "kind": user.kind,
+        "posts": MyPostSerializer(user.active_posts().order_by("unit__path", "role"), many=True).data,
+        "capabilities": sorted(caps_of(user)),
+    }
+    return Response(data)
+
+
+class ObtainToken(ObtainAuthToken):
+    """``POST username, password`` → ``{"token": ...}``.
+
+    DRF's serializer hands its ``Request`` to ``authenticate()``, so django-axes counts the
+    failure; when axes refuses a locked-out user it flags that same object, which the axes
+    middleware never sees — so this view answers the lockout itself (403, no template)."""
+
+    serializer_class = AuthTokenSerializer
+
+    @extend_schema(
+        summary="Obtain an API token",
+        request=AuthTokenSerializer,
+        responses={200: TokenSerializer},
+    )
+    def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        serializer = self.get_serializer(data=request.data)
+        if not serializer.is_valid():
+            if getattr(request, "axes_locked_out", False):
+                return Response({"detail": _("Too many failed logins; try again later.")}, status=403)
+            return Response(serializer.errors, status=400)
+        token, _created = Token.objects.get_or_create(user=serializer.validated_data["user"])
+        return Response({"token": token.key})
+
+
+obtain_token = ObtainToken.as_view()
