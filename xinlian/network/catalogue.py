@@ -1,0 +1,91 @@
+"""The duty catalogue of every role, and the special groups the policies ask the network to
+watch with care.
+
+The catalogue lives in ``data/duties.json`` (zh-Hans and English, with a frequency) so that it
+can be read and reviewed without Python. ``seed_duties`` copies it into a school's own Duty
+rows once; from then on the school edits its copy in admin and re-seeding never overwrites it.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from django.db import transaction
+
+from .models import Duty, Frequency, Role, SpecialGroup, Unit, UnitKind
+
+CATALOGUE_FILE = Path(__file__).resolve().parent / "data" / "duties.json"
+
+# (code, name, English name). The roster importer may create the first four on its own;
+# everything here goes through get_or_create by code so the two never collide.
+SPECIAL_GROUPS: tuple[tuple[str, str, str], ...] = (
+    ("left_behind", "留守儿童", "Left-behind child"),
+    ("single_parent", "单亲家庭", "Single-parent family"),
+    ("financial_hardship", "经济困难", "Financial hardship"),
+    ("disability", "残疾", "Disability"),
+    ("migrant", "随迁子女", "Migrant child"),
+    ("orphan", "孤儿", "Orphan"),
+)
+
+
+@dataclass(frozen=True)
+class DutySpec:
+    role: str
+    title: str      # zh-Hans
+    title_en: str
+    frequency: str
+    order: int
+
+
+@lru_cache(maxsize=1)
+def load_catalogue() -> dict[str, tuple[DutySpec, ...]]:
+    """The catalogue by role, validated: every Role present, every frequency known."""
+    raw = json.loads(CATALOGUE_FILE.read_text(encoding="utf-8"))["roles"]
+    known_roles = set(Role.values)
+    known_freq = set(Frequency.values)
+    unknown = set(raw) - known_roles
+    missing = known_roles - set(raw)
+    if unknown or missing:
+        raise ValueError(f"duties.json roles mismatch: unknown {sorted(unknown)}, missing {sorted(missing)}")
+    catalogue: dict[str, tuple[DutySpec, ...]] = {}
+    for role in Role.values:
+        specs = []
+        for i, item in enumerate(raw[role]):
+            if item["frequency"] not in known_freq:
+                raise ValueError(f"duties.json: unknown frequency {item['frequency']!r} for {role}")
+            specs.append(DutySpec(role=role, title=item["zh"], title_en=item["en"],
+                                  frequency=item["frequency"], order=(i + 1) * 10))
+        catalogue[role] = tuple(specs)
+    return catalogue
+
+
+def seed_duties(school: Unit) -> int:
+    """Copy the catalogue into ``school``'s Duty rows for each role that has none yet.
+
+    Returns the number of rows created; a second call creates nothing, and a role whose
+    duties the school has already edited (or emptied and re-added) is left alone."""
+    if school.kind != UnitKind.SCHOOL:
+        raise ValueError("Duties belong to a school unit.")
+    catalogue = load_catalogue()
+    with transaction.atomic():
+        have = set(Duty.objects.filter(school=school).values_list("role", flat=True).distinct())
+        rows = [
+            Duty(school=school, role=spec.role, title=spec.title, title_en=spec.title_en,
+                 frequency=spec.frequency, order=spec.order)
+            for role, specs in catalogue.items() if role not in have
+            for spec in specs
+        ]
+        Duty.objects.bulk_create(rows)
+    return len(rows)
+
+
+def ensure_special_groups() -> dict[str, SpecialGroup]:
+    """The special groups by code, created if missing (the data migration normally has)."""
+    groups: dict[str, SpecialGroup] = {}
+    for code, name, name_en in SPECIAL_GROUPS:
+        group, _ = SpecialGroup.objects.get_or_create(code=code, defaults={"name": name, "name_en": name_en})
+        groups[code] = group
+    return groups

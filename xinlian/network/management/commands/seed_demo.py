@@ -1,0 +1,68 @@
+from __future__ import annotations
+
+import json
+
+from django.core.management.base import BaseCommand, CommandError
+from django.utils.translation import gettext as _
+
+from xinlian.network.demo import DEFAULT_SEED, DEFAULT_STUDENTS, DemoError, demo_accounts, seed_demo
+
+
+class Command(BaseCommand):
+    help = _("Seed a deterministic demo university into an empty database and print the demo logins.")
+
+    def add_arguments(self, parser):
+        parser.add_argument("--students", type=int, default=DEFAULT_STUDENTS,
+                            help=_("Number of students (default %(default)s)."))
+        parser.add_argument("--seed", type=int, default=DEFAULT_SEED,
+                            help=_("Random seed: the same seed gives the same people (default %(default)s)."))
+        parser.add_argument("--json", action="store_true",
+                            help=_("Print only a JSON list of the demo accounts."))
+        parser.add_argument("--accounts-only", action="store_true",
+                            help=_("Seed nothing; print the demo accounts of an already seeded database."))
+
+    def handle(self, *args, students: int, seed: int, json: bool, accounts_only: bool, **opts):
+        verbose = not json and opts.get("verbosity", 1) >= 1
+        if not accounts_only:
+            if students < 1:
+                raise CommandError(_("--students must be at least 1."))
+            progress = (lambda msg: self.stderr.write(f"  {msg}")) if verbose and students >= 20000 else None
+            try:
+                result = seed_demo(students, seed, progress=progress)
+            except DemoError as exc:
+                raise CommandError(_("The database already holds units: seed-demo only seeds an "
+                                     "empty database. Use --accounts-only to print the logins.")) from exc
+            if verbose:
+                self.stdout.write(_(
+                    "Seeded %(students)d students, %(staff)d staff, %(units)d units, %(posts)d posts, "
+                    "%(guardians)d guardians and %(duties)d duties in %(seconds).1f s."
+                ) % result.__dict__)
+        self._print_accounts(as_json=json)
+
+    def _print_accounts(self, *, as_json: bool) -> None:
+        accounts = demo_accounts()
+        if as_json:
+            self.stdout.write(json_dumps([a.as_dict() for a in accounts]))
+            return
+        if not accounts:
+            self.stdout.write(_("No demo accounts in this database."))
+            return
+        headers = (_("username"), _("password"), _("role"), _("unit"))
+        rows = [(a.username, a.password, a.role_label, a.unit) for a in accounts]
+        widths = [max(_width(str(r[i])) for r in (headers, *rows)) for i in range(4)]
+        self.stdout.write(_("Demo accounts:"))
+        for row in (headers, *rows):
+            self.stdout.write("  " + "  ".join(_pad(str(cell), w) for cell, w in zip(row, widths, strict=True)))
+
+
+def json_dumps(data: object) -> str:
+    return json.dumps(data, ensure_ascii=False, indent=2)
+
+
+def _width(text: str) -> int:
+    # CJK characters take two columns in a terminal.
+    return sum(2 if ord(ch) > 0x2E80 else 1 for ch in text)
+
+
+def _pad(text: str, width: int) -> str:
+    return text + " " * (width - _width(text))
