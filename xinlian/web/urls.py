@@ -4,9 +4,14 @@ from django.urls import path
 from . import views, views_roster
 
 urlpatterns = [
-    path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
+    path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True,
+                                                authentication_form=views.LoginForm), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("", views.home, name="home"),
+    path("network/", views.network_tree, name="network-tree"),
+    path("units/<int:pk>/", views.unit_detail, name="unit-detail"),
+    path("students/<int:pk>/", views.student_detail, name="student-detail"),
+    path("me/posts/", views.my_posts, name="my-posts"),
     # Roster import/export (owned by views_roster.py)
     path("roster/import/", views_roster.roster_import, name="roster-import"),
     path("roster/template.xlsx", views_roster.roster_template, name="roster-template"),

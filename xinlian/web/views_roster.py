@@ -1,15 +1,191 @@
-"""Roster import (with dry-run preview), template download and scoped export."""
+"""Roster import (with dry-run preview), template download and scoped export.
 
-from django.http import Http404
+The import is two steps: upload → dry-run preview (counts and every error) → confirm. Between
+the two, the uploaded file waits in a private temporary folder under a random token that lives
+only in the server-side session — never in a URL or a form — and is deleted once used,
+cancelled, or older than an hour."""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import time
+from pathlib import Path
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.template.defaultfilters import filesizeformat
+from django.utils import timezone
+from django.utils.http import content_disposition_header
+from django.utils.translation import gettext as _
+from django.views.decorators.csrf import csrf_exempt, csrf_protect
+from django.views.decorators.http import require_GET, require_http_methods
+
+from xinlian.access.policy import Cap, audit, has_cap
+from xinlian.network.roster import (
+    ImportReport,
+    build_template,
+    export_roster,
+    export_scope_id,
+    import_roster,
+)
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+PENDING = "roster_import_pending"
+PENDING_MAX_AGE = 3600  # seconds a previewed file waits for its confirmation
+TOKEN_RE = re.compile(r"^[A-Za-z0-9_-]{20,64}$")
+MAX_ERRORS_SHOWN = 500
+# Multipart framing around the file; a request larger than the limit plus this cannot hold a valid file.
+FORM_OVERHEAD = 64 * 1024
 
 
-def roster_import(request):
-    raise Http404
+def _pending_dir() -> Path:
+    path = Path(settings.DATA_DIR) / "tmp" / "roster-import"
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    return path
 
 
-def roster_template(request):
-    raise Http404
+def _pending_path(token: str) -> Path | None:
+    if not TOKEN_RE.match(token):
+        return None
+    return _pending_dir() / token
 
 
-def roster_export(request):
-    raise Http404
+def _sweep_stale() -> None:
+    """Delete previews nobody confirmed: they may hold guardian phones."""
+    cutoff = time.time() - PENDING_MAX_AGE
+    for entry in _pending_dir().iterdir():
+        try:
+            if entry.stat().st_mtime < cutoff:
+                entry.unlink()
+        except OSError:
+            pass
+
+
+def _drop_pending(request: HttpRequest) -> None:
+    pending = request.session.pop(PENDING, None)
+    if pending:
+        path = _pending_path(str(pending.get("token", "")))
+        if path is not None:
+            path.unlink(missing_ok=True)
+
+
+def _render(request: HttpRequest, *, report: ImportReport | None = None, stage: str = "upload",
+            status: int = 200, form_error: str = "") -> HttpResponse:
+    errors = report.errors if report else []
+    return render(request, "web/roster_import.html", {
+        "report": report,
+        "stage": stage,  # upload | preview | done
+        "errors": errors[:MAX_ERRORS_SHOWN],
+        "errors_hidden": max(0, len(errors) - MAX_ERRORS_SHOWN),
+        "form_error": form_error,
+        "max_size": filesizeformat(settings.ROSTER_MAX_UPLOAD_BYTES),
+        "pending_name": (request.session.get(PENDING) or {}).get("name", ""),
+    }, status=status)
+
+
+# CSRF is checked inside, after the size check, so that an oversized upload is refused from its
+# Content-Length without first being parsed to disk by the CSRF middleware.
+@csrf_exempt
+@require_http_methods(["GET", "POST"])
+@login_required
+def roster_import(request: HttpRequest) -> HttpResponse:
+    if not has_cap(request.user, Cap.IMPORT_ROSTER):  # type: ignore[arg-type]
+        raise PermissionDenied
+    if request.method == "POST":
+        length = int(request.META.get("CONTENT_LENGTH") or 0)
+        if length > settings.ROSTER_MAX_UPLOAD_BYTES + FORM_OVERHEAD:
+            return _render(request, status=413, form_error=_(
+                "The file is larger than %(limit)s; split it into smaller files.")
+                % {"limit": filesizeformat(settings.ROSTER_MAX_UPLOAD_BYTES)})
+    return _roster_import(request)
+
+
+@csrf_protect
+def _roster_import(request: HttpRequest) -> HttpResponse:
+    if request.method == "GET":
+        return _render(request)
+    action = request.POST.get("action", "preview")
+    if action == "cancel":
+        _drop_pending(request)
+        messages.info(request, _("The import was cancelled; nothing was written."))
+        return redirect("roster-import")
+    if action == "confirm":
+        return _confirm(request)
+    return _preview(request)
+
+
+def _preview(request: HttpRequest) -> HttpResponse:
+    upload = request.FILES.get("file")
+    if upload is None:
+        return _render(request, status=400, form_error=_("Choose a file to upload."))
+    _drop_pending(request)
+    _sweep_stale()
+    if upload.size > settings.ROSTER_MAX_UPLOAD_BYTES:
+        # import_roster refuses it too; answering here avoids copying it to the waiting folder.
+        report = import_roster(upload, upload.name, dry_run=True, actor=request.user)
+        return _render(request, report=report)
+    token = secrets.token_urlsafe(24)
+    path = _pending_path(token)
+    assert path is not None
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as out:
+        for chunk in upload.chunks():
+            out.write(chunk)
+    report = import_roster(path, upload.name, dry_run=True, actor=request.user)
+    if report.ok and report.changes:
+        request.session[PENDING] = {"token": token, "name": upload.name[:200], "at": time.time()}
+        return _render(request, report=report, stage="preview")
+    path.unlink(missing_ok=True)
+    return _render(request, report=report)
+
+
+def _confirm(request: HttpRequest) -> HttpResponse:
+    pending = request.session.pop(PENDING, None)
+    path = _pending_path(str((pending or {}).get("token", "")))
+    if (pending is None or path is None or not path.is_file()
+            or time.time() - float(pending.get("at", 0)) > PENDING_MAX_AGE):
+        if path is not None:
+            path.unlink(missing_ok=True)
+        return _render(request, status=400, form_error=_(
+            "The previewed file is no longer available; upload it again."))
+    try:
+        report = import_roster(path, pending["name"], dry_run=False, actor=request.user)
+    finally:
+        path.unlink(missing_ok=True)
+    if report.written:
+        audit(request, "roster.import", object_type="network.roster", object_id=pending["name"][:64],
+              detail=report.audit_detail())
+        messages.success(request, _("The roster was imported."))
+    return _render(request, report=report, stage="done" if report.ok else "upload")
+
+
+@require_GET
+@login_required
+def roster_template(request: HttpRequest) -> HttpResponse:
+    if not has_cap(request.user, Cap.IMPORT_ROSTER):  # type: ignore[arg-type]
+        raise PermissionDenied
+    response = HttpResponse(build_template(), content_type=XLSX)
+    response["Content-Disposition"] = content_disposition_header(True, "花名册导入模板.xlsx")
+    return response
+
+
+@require_GET
+@login_required
+def roster_export(request: HttpRequest) -> HttpResponse:
+    user = request.user
+    if not has_cap(user, Cap.EXPORT_ROSTER):  # type: ignore[arg-type]
+        raise PermissionDenied
+    data, count = export_roster(user)  # type: ignore[arg-type]
+    audit(request, "roster.export", object_type="network.roster",
+          object_id=export_scope_id(user), detail=str(count))  # type: ignore[arg-type]
+    response = HttpResponse(data, content_type=XLSX)
+    filename = f"roster-{timezone.localdate():%Y%m%d}.xlsx"
+    response["Content-Disposition"] = content_disposition_header(True, filename)
+    response["Cache-Control"] = "no-store"
+    return response
