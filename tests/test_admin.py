@@ -107,7 +107,7 @@ class ReadOnlyAdminTests(NetworkTestCase):
     def setUp(self) -> None:
         self.row = AuditEvent.objects.record(actor=self.director, action="student.view",
                                              obj=self.student_a1)
-        self.delivery = Delivery.objects.create(channel="inbox", recipient=self.director, subject="x")
+        self.delivery = Delivery.objects.create(channel="inbox", recipient=self.director, message="x")
 
     def test_audit_trail_cannot_be_added_changed_or_deleted(self):
         for user in ("director", None):

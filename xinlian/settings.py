@@ -78,6 +78,7 @@ INSTALLED_APPS = [
     "xinlian.network",
     "xinlian.access",
     "xinlian.notify",
+    "xinlian.care",
     "xinlian.web",
 ]
 
@@ -190,6 +191,8 @@ EMAIL_HOST_USER = env("EMAIL_USER", "")
 EMAIL_HOST_PASSWORD = env("EMAIL_PASSWORD", "")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
 DEFAULT_FROM_EMAIL = env("EMAIL_FROM", "xinlian@localhost")
+# The address people reach Xinlian at: links in e-mails and robot messages start with it.
+SITE_URL = env("SITE_URL", "http://127.0.0.1:8000")
 EMAIL_BACKEND = env(
     "EMAIL_BACKEND",
     "django.core.mail.backends.smtp.EmailBackend"

@@ -9,5 +9,6 @@ urlpatterns = [
     path("api/v1/", include("xinlian.network.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("care/", include("xinlian.care.urls")),
     path("", include("xinlian.web.urls")),
 ]

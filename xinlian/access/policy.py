@@ -120,6 +120,24 @@ def audit(request: HttpRequest | None, action: str, obj: Any = None, *,
                                      ip=client_ip(request), **kw)
 
 
+TIER_CAPS = (Cap.RISK, Cap.SCORES, Cap.CASE, Cap.NOTES)
+
+
+def caps_over_student(user: User, student: Student) -> set[Cap]:
+    """The tiers ``user`` holds over one student (roster included when they can see them at all).
+
+    Only posts at a unit that holds the student count: a capability reaches a post's subtree."""
+    unit_ids = {u.pk for u in student.units()}
+    held: set[Cap] = set()
+    for post in _posts(user):
+        if post.unit_id in unit_ids:
+            held |= ROLE_CAPS[post.role]
+    held &= {Cap.ROSTER, *TIER_CAPS}
+    if student.user_id == getattr(user, "pk", None):
+        held.add(Cap.ROSTER)
+    return held
+
+
 def get_student_for_user(request: HttpRequest, pk: int) -> tuple[Student, set[Cap]]:
     """The student ``pk`` and the tiers the user holds over them; 404 (audited) when out of scope.
 
@@ -131,12 +149,9 @@ def get_student_for_user(request: HttpRequest, pk: int) -> tuple[Student, set[Ca
             audit(request, "student.view", object_type="network.student", object_id=str(pk),
                   result=AuditResult.DENIED)
         raise Http404
-    held = {Cap.ROSTER}
-    units = student.units()
-    for post in _posts(user):
-        if any(u.pk == post.unit_id for u in units):
-            held |= ROLE_CAPS[post.role] & {Cap.RISK, Cap.SCORES, Cap.CASE, Cap.NOTES}
-    if held & {Cap.RISK, Cap.SCORES, Cap.CASE, Cap.NOTES}:
+    held = caps_over_student(user, student)
+    held.add(Cap.ROSTER)  # visible_students said so (own record, or a peer reporter's roster)
+    if held & set(TIER_CAPS):
         audit(request, "student.view", student, detail=",".join(sorted(held)))
     return student, held
 

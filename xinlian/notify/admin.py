@@ -13,10 +13,10 @@ from .models import Delivery
 
 @admin.register(Delivery)
 class DeliveryAdmin(ReadOnlyAdmin):
-    list_display = ["created_at", "channel", "recipient", "subject", "status", "attempts", "sent_at"]
+    list_display = ["created_at", "channel", "recipient", "robot", "status", "attempts", "last_error", "sent_at"]
     list_filter = ["status", "channel"]
-    search_fields = ["subject", "recipient__username", "recipient__full_name"]
-    list_select_related = ["recipient"]
+    search_fields = ["recipient__username", "recipient__full_name"]
+    list_select_related = ["recipient", "robot"]
 
     def scope(self, request: HttpRequest, qs: QuerySet) -> QuerySet:
         return qs.filter(recipient__in=people_in_scope(request.user))

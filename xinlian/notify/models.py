@@ -1,5 +1,9 @@
-"""The transactional outbox: a delivery row is written in the same transaction as its event,
-and the worker sends it later. Messages never carry sensitive detail (see care/notify texts)."""
+"""The transactional outbox and the in-app inbox.
+
+A delivery row is written in the same transaction as the event it announces; the worker
+sends it afterwards. A message carries only a level, a place and a link — never a name, a
+category of concern or any other sensitive detail — and is rendered in the reader's language
+from a msgid and parameters."""
 
 from __future__ import annotations
 
@@ -7,14 +11,18 @@ import datetime as dt
 import uuid
 
 from django.conf import settings
-from django.db import models, transaction
-from django.utils import timezone
+from django.db import models
+from django.utils import timezone, translation
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
+
+from xinlian.lib.crypto import EncryptedTextField
 
 
 class Channel(models.TextChoices):
     INBOX = "inbox", _("In-app inbox")
     EMAIL = "email", _("Email")
+    WEBHOOK = "webhook", _("Group robot")
 
 
 class DeliveryStatus(models.TextChoices):
@@ -23,9 +31,50 @@ class DeliveryStatus(models.TextChoices):
     FAILED = "failed", _("Failed")
 
 
+class RobotKind(models.TextChoices):
+    WECOM = "wecom", _("WeCom (企业微信) group robot")
+    DINGTALK = "dingtalk", _("DingTalk (钉钉) group robot")
+    FEISHU = "feishu", _("Feishu (飞书) group robot")
+
+
+class Robot(models.Model):
+    """A group-chat robot attached to a unit: it hears the alerts of students in that subtree."""
+
+    unit = models.ForeignKey("network.Unit", on_delete=models.CASCADE, related_name="robots",
+                             verbose_name=_("unit"))
+    name = models.CharField(_("name"), max_length=64)
+    kind = models.CharField(_("kind"), max_length=10, choices=RobotKind.choices)
+    # The webhook address embeds the robot's key: it is a secret, so it is encrypted at rest.
+    url = EncryptedTextField(_("webhook address"))
+    secret = EncryptedTextField(_("signing secret"), blank=True, default="")
+    levels = models.CharField(_("alert levels"), max_length=32, default="red,orange,yellow",
+                              help_text=_("Comma-separated: red, orange, yellow."))
+    is_active = models.BooleanField(_("active"), default=True)
+
+    class Meta:
+        verbose_name = _("group robot")
+        verbose_name_plural = _("group robots")
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.get_kind_display()})"
+
+    def hears(self, level: str) -> bool:
+        return self.is_active and level in {x.strip() for x in self.levels.split(",")}
+
+
 class DeliveryQuerySet(models.QuerySet["Delivery"]):
     def due(self, now: dt.datetime | None = None) -> DeliveryQuerySet:
-        return self.filter(status=DeliveryStatus.PENDING, next_attempt_at__lte=now or timezone.now())
+        return (self.filter(status=DeliveryStatus.PENDING, next_attempt_at__lte=now or timezone.now())
+                .exclude(channel=Channel.INBOX))
+
+    def inbox_of(self, user) -> DeliveryQuerySet:  # noqa: ANN001
+        return self.filter(channel=Channel.INBOX, recipient=user)
+
+    def unread(self) -> DeliveryQuerySet:
+        return self.filter(read_at__isnull=True)
+
+    def failed(self) -> DeliveryQuerySet:
+        return self.filter(status=DeliveryStatus.FAILED)
 
 
 class Delivery(models.Model):
@@ -35,26 +84,40 @@ class Delivery(models.Model):
     channel = models.CharField(_("channel"), max_length=12, choices=Channel.choices)
     recipient = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, null=True,
                                   blank=True, related_name="deliveries")
+    robot = models.ForeignKey(Robot, on_delete=models.CASCADE, null=True, blank=True,
+                              related_name="deliveries")
     address = models.CharField(_("address"), max_length=255, blank=True)
-    subject = models.CharField(_("subject"), max_length=200)
-    body = models.TextField(_("body"), blank=True)
+    # What to say, as a msgid with parameters; rendered in the reader's language.
+    message = models.CharField(_("message"), max_length=200)
+    params = models.JSONField(default=dict, blank=True)
+    link = models.CharField(_("link"), max_length=200, blank=True)
     status = models.CharField(_("status"), max_length=8, choices=DeliveryStatus.choices,
                               default=DeliveryStatus.PENDING)
     attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
     last_error = models.CharField(_("last error"), max_length=255, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    next_attempt_at = models.DateTimeField(default=timezone.now, db_index=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    next_attempt_at = models.DateTimeField(default=timezone.now)
     sent_at = models.DateTimeField(null=True, blank=True)
+    read_at = models.DateTimeField(null=True, blank=True)
 
     objects = DeliveryQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("delivery")
         verbose_name_plural = _("outbox")
-        ordering = ["next_attempt_at"]
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(fields=["status", "next_attempt_at"]),
+            models.Index(fields=["recipient", "channel", "read_at"]),
+        ]
 
     def __str__(self) -> str:
-        return f"{self.channel} → {self.recipient_id or self.address}: {self.subject}"
+        return f"{self.channel} #{self.pk}"
+
+    def text(self, language: str | None = None) -> str:
+        with translation.override(language or translation.get_language() or settings.LANGUAGE_CODE):
+            params = {k: (gettext(v) if k.endswith("_label") else v) for k, v in self.params.items()}
+            return gettext(self.message) % params
 
     def mark_failed_attempt(self, error: str) -> None:
         self.attempts += 1
@@ -65,30 +128,8 @@ class Delivery(models.Model):
             self.next_attempt_at = timezone.now() + dt.timedelta(seconds=10 * 2 ** (self.attempts - 1))
         self.save(update_fields=["attempts", "last_error", "status", "next_attempt_at"])
 
-
-def send_one(delivery: Delivery) -> None:
-    if delivery.channel == Channel.EMAIL:
-        from django.core.mail import send_mail
-
-        send_mail(delivery.subject, delivery.body, None, [delivery.address],
-                  fail_silently=False)
-    # INBOX deliveries need no sending: the row itself is the inbox entry.
-
-
-def run_once(batch: int = 50) -> int:
-    """Claim due deliveries with SKIP LOCKED (so several workers never share one) and send them."""
-    done = 0
-    with transaction.atomic():
-        claimed = list(Delivery.objects.due().select_for_update(skip_locked=True)[:batch])
-        for delivery in claimed:
-            try:
-                send_one(delivery)
-            except Exception as exc:  # noqa: BLE001 — any failure is retried with backoff
-                delivery.mark_failed_attempt(type(exc).__name__)
-                continue
-            delivery.status = DeliveryStatus.SENT
-            delivery.attempts += 1
-            delivery.sent_at = timezone.now()
-            delivery.save(update_fields=["status", "attempts", "sent_at"])
-            done += 1
-    return done
+    def mark_sent(self) -> None:
+        self.status = DeliveryStatus.SENT
+        self.attempts += 1
+        self.sent_at = timezone.now()
+        self.save(update_fields=["status", "attempts", "sent_at"])

@@ -1,0 +1,134 @@
+"""Access to care records, built only on the policy's primitives (xinlian.access.policy).
+
+``access`` sits below ``care`` and cannot import it, so the per-object helpers for care's
+sensitive types live here; they decide nothing on their own beyond mapping a record to its
+student and asking the policy which tiers the reader holds over that student."""
+
+from __future__ import annotations
+
+from django.db.models import QuerySet
+from django.http import Http404, HttpRequest
+
+from xinlian.access.models import AuditResult
+from xinlian.access.policy import Cap, audit, caps_over_student, visible_students
+from xinlian.network.models import Student, User
+
+from .models import Alert, BreakGlass, Case, Concern, TimelineEntry, Tier
+from .network import centre_directors
+
+TIER_OF_CAP = {Cap.ROSTER: Tier.ROSTER, Cap.RISK: Tier.RISK, Cap.SCORES: Tier.SCORES,
+               Cap.CASE: Tier.CASE, Cap.NOTES: Tier.NOTES}
+
+
+class NeedsBreakGlass(Exception):
+    """In the network, but outside the case team: the reader may break the glass with a reason."""
+
+    def __init__(self, case: Case) -> None:
+        self.case = case
+
+
+def _user(request: HttpRequest) -> User:
+    return request.user  # type: ignore[return-value]
+
+
+def highest_tier(held: set[Cap]) -> int:
+    return max((TIER_OF_CAP[c] for c in held if c in TIER_OF_CAP), default=0)
+
+
+# --- concerns -----------------------------------------------------------------------------------
+
+
+def reportable_students(user: User) -> QuerySet[Student]:
+    """Whom ``user`` may report about: everyone in their roster scope (a peer reporter: their
+    classmates or roommates), and a student about themself or a classmate."""
+    if getattr(user, "kind", None) == "student" and not visible_students(user, Cap.REPORT).exists():
+        own = Student.objects.filter(user=user).select_related("klass").first()
+        if own is not None:
+            return Student.objects.filter(klass_id=own.klass_id)
+    return visible_students(user, Cap.REPORT) | Student.objects.filter(user_id=user.pk)
+
+
+def my_concerns(user: User) -> QuerySet[Concern]:
+    """A reporter sees their own reports and their status, nothing else."""
+    return Concern.objects.filter(reporter=user)
+
+
+# --- alerts -------------------------------------------------------------------------------------
+
+
+def visible_alerts(user: User) -> QuerySet[Alert]:
+    """Alerts the user answers for, and alerts of students whose risk tier they hold."""
+    return Alert.objects.filter(student__in=visible_students(user, Cap.RISK)) | \
+        Alert.objects.for_responsible(user)
+
+
+def get_alert_for_user(request: HttpRequest, pk: int) -> tuple[Alert, bool]:
+    """The alert and whether the user may act on it (acknowledge, triage, resolve)."""
+    user = _user(request)
+    alert = visible_alerts(user).select_related("student__user", "student__klass").filter(pk=pk).first()
+    if alert is None:
+        audit(request, "alert.view", object_type="care.alert", object_id=str(pk),
+              result=AuditResult.DENIED)
+        raise Http404
+    can_act = Alert.objects.for_responsible(user).filter(pk=pk).exists() or \
+        Cap.CASE in caps_over_student(user, alert.student)
+    audit(request, "alert.view", alert)
+    return alert, can_act
+
+
+# --- cases --------------------------------------------------------------------------------------
+
+
+def get_case_for_user(request: HttpRequest, pk: int) -> tuple[Case, bool]:
+    """The case and whether the user may write to it. The case team and holders of the case
+    tier (the centre director) get in; an active break-glass lets in anyone who opened it; a
+    network member with the risk tier over the student gets :class:`NeedsBreakGlass`; anyone
+    else a 404. Every read is audited; a break-glass read is marked as such."""
+    user = _user(request)
+    case = Case.objects.select_related("student__user", "student__klass", "lead").filter(pk=pk).first()
+    if case is None:
+        raise Http404
+    held = caps_over_student(user, case.student)
+    if case.on_team(user) or Cap.CASE in held:
+        audit(request, "case.view", case)
+        return case, True
+    if BreakGlass.active_for(case, user) is not None:
+        audit(request, "case.view", case, result=AuditResult.BREAK_GLASS)
+        return case, True
+    audit(request, "case.view", case, result=AuditResult.DENIED)
+    if Cap.RISK in held and user.kind == "staff":
+        raise NeedsBreakGlass(case)
+    raise Http404
+
+
+def visible_cases(user: User) -> QuerySet[Case]:
+    on_team = Case.objects.filter(lead=user) | Case.objects.filter(members=user)
+    return (on_team | Case.objects.filter(student__in=visible_students(user, Cap.CASE))).distinct()
+
+
+def break_glass(request: HttpRequest, case: Case, reason: str) -> BreakGlass:
+    """Open a case outside one's team for a short window; the centre director is told."""
+    from django.utils import timezone
+
+    from xinlian.notify.services import break_glass_used
+
+    user = _user(request)
+    if not (Cap.RISK in caps_over_student(user, case.student) and user.kind == "staff"):
+        raise Http404
+    now = timezone.now()
+    grant = BreakGlass.objects.create(case=case, user=user, reason=reason, at=now,
+                                      expires_at=now + BreakGlass.WINDOW)
+    audit(request, "case.break_glass", case, result=AuditResult.BREAK_GLASS)
+    break_glass_used(case, centre_directors(case.student))
+    return grant
+
+
+# --- chronology ---------------------------------------------------------------------------------
+
+
+def chronology_for(request: HttpRequest, student: Student, held: set[Cap]) -> QuerySet[TimelineEntry]:
+    """The student's timeline, each entry shown only to readers whose tier allows it."""
+    tier = highest_tier(held)
+    if getattr(request.user, "pk", None) == student.user_id and tier < Tier.RISK:
+        return TimelineEntry.objects.none()  # a student's own risk history is not theirs to browse
+    return TimelineEntry.objects.filter(student=student, tier__lte=tier).select_related("actor")

@@ -1,0 +1,15 @@
+from django.apps import AppConfig
+
+
+class CareConfig(AppConfig):
+    name = "xinlian.care"
+    label = "care"
+    default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from xinlian.notify import jobs
+
+        from .models import fire_due_escalations, raise_overdue_follow_ups
+
+        jobs.register("follow-ups", raise_overdue_follow_ups)
+        jobs.register("escalations", fire_due_escalations)

@@ -1,0 +1,687 @@
+"""The linkage hub (联动): concerns, alerts that climb the network, the risk register, crisis
+cases and the student's chronology.
+
+Every state change is a verb on a model and writes, in the same transaction, its chronology
+entry and its outbox deliveries — so a signal is never recorded without its notification,
+and never notified without being recorded."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import uuid
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models, transaction
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import get_language
+from django.utils.translation import gettext_lazy as _
+
+from xinlian.lib.crypto import EncryptedTextField
+from xinlian.network.models import Student, User
+
+from . import network as ladder
+
+
+class CareError(ValidationError):
+    """A refused action (second acknowledgement, edit of a closed case ...) with a clear reason."""
+
+
+# --- levels -----------------------------------------------------------------------------------
+
+
+class Level(models.TextChoices):
+    RED = "red", _("Red (level 1)")
+    ORANGE = "orange", _("Orange (level 2)")
+    YELLOW = "yellow", _("Yellow (level 3)")
+
+
+LEVEL_ORDER = {Level.RED: 3, Level.ORANGE: 2, Level.YELLOW: 1}
+DEFAULT_LEVELS: dict[str, dict[str, Any]] = {
+    Level.RED: {"name": "一级（红色）", "name_en": "Level 1 (red)", "colour": "#d63031",
+                "ack_minutes": 30, "follow_up_days": 1},
+    Level.ORANGE: {"name": "二级（橙色）", "name_en": "Level 2 (orange)", "colour": "#e17055",
+                   "ack_minutes": 24 * 60, "follow_up_days": 7},
+    Level.YELLOW: {"name": "三级（黄色）", "name_en": "Level 3 (yellow)", "colour": "#fdcb6e",
+                   "ack_minutes": 72 * 60, "follow_up_days": 30},
+}
+
+
+class LevelSetting(models.Model):
+    """The centre's names, colours and deadlines for each alert level (defaults in DEFAULT_LEVELS)."""
+
+    level = models.CharField(_("level"), max_length=8, choices=Level.choices, unique=True)
+    name = models.CharField(_("name"), max_length=32)
+    name_en = models.CharField(_("English name"), max_length=32)
+    colour = models.CharField(_("colour"), max_length=16)
+    ack_minutes = models.PositiveIntegerField(_("minutes to acknowledge"))
+    follow_up_days = models.PositiveIntegerField(_("days between follow-ups"))
+
+    class Meta:
+        verbose_name = _("level setting")
+        verbose_name_plural = _("level settings")
+
+    def __str__(self) -> str:
+        return self.display_name
+
+    @property
+    def display_name(self) -> str:
+        return self.name_en if (get_language() or "").startswith("en") else self.name
+
+    @classmethod
+    def for_level(cls, level: str) -> LevelSetting:
+        found = cls.objects.filter(level=level).first()
+        return found or cls(level=level, **DEFAULT_LEVELS[level])
+
+    @property
+    def ack_delta(self) -> dt.timedelta:
+        return dt.timedelta(minutes=self.ack_minutes)
+
+
+# --- chronology -------------------------------------------------------------------------------
+
+
+class Tier(models.IntegerChoices):
+    ROSTER = 1, _("Roster")
+    RISK = 2, _("Risk level")
+    SCORES = 3, _("Screening results")
+    CASE = 4, _("Case details")
+    NOTES = 5, _("Counselling notes")
+
+
+class TimelineEntry(models.Model):
+    """One line of a student's chronology (一生一档). ``text`` is a short, non-clinical summary;
+    detail stays on the record it points to, behind its own tier."""
+
+    student = models.ForeignKey(Student, on_delete=models.CASCADE, related_name="timeline")
+    at = models.DateTimeField(default=timezone.now, db_index=True)
+    kind = models.CharField(max_length=32)
+    tier = models.PositiveSmallIntegerField(choices=Tier.choices)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True,
+                              blank=True, related_name="+")
+    # msgid + params, rendered in the reader's language.
+    text = models.CharField(max_length=200)
+    params = models.JSONField(default=dict, blank=True)
+    link = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        indexes = [models.Index(fields=["student", "-at"])]
+
+    @classmethod
+    def add(cls, student: Student, kind: str, tier: int, text: str, *, actor: User | None = None,
+            link: str = "", at: dt.datetime | None = None, **params: Any) -> TimelineEntry:
+        return cls.objects.create(student=student, kind=kind, tier=tier, text=text, params=params,
+                                  actor=actor, link=link, at=at or timezone.now())
+
+
+# --- concerns ---------------------------------------------------------------------------------
+
+
+class Category(models.TextChoices):
+    EMOTIONAL = "emotional", _("Emotional change")
+    SELF_HARM = "self_harm", _("Self-harm or suicide talk")
+    HARM_OTHERS = "harm_others", _("Harm to others")
+    FAMILY = "family", _("Family change")
+    ACADEMIC = "academic", _("Academic pressure")
+    RELATIONSHIP = "relationship", _("Relationship")
+    BULLYING = "bullying", _("Bullying")
+    SLEEP_EATING = "sleep_eating", _("Sleep or eating")
+    OTHER = "other", _("Other")
+
+
+class Urgency(models.TextChoices):
+    NOW = "now", _("Urgent — now")
+    SOON = "soon", _("Soon")
+    ROUTINE = "routine", _("Routine")
+
+
+URGENCY_LEVEL = {Urgency.NOW: Level.RED, Urgency.SOON: Level.ORANGE, Urgency.ROUTINE: Level.YELLOW}
+
+
+class Concern(models.Model):
+    """A report (报告) about a student. ``seen`` is sensitive: encrypted, never in a message."""
+
+    key = models.UUIDField(_("submission key"), default=uuid.uuid4, unique=True)
+    student = models.ForeignKey(Student, on_delete=models.PROTECT, related_name="concerns")
+    reporter = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
+                                 related_name="concerns_reported")
+    category = models.CharField(_("category"), max_length=16, choices=Category.choices)
+    urgency = models.CharField(_("urgency"), max_length=8, choices=Urgency.choices)
+    seen = EncryptedTextField(_("what was seen"))
+    seen_at = models.DateTimeField(_("when"), default=timezone.now)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("concern")
+        verbose_name_plural = _("concerns")
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"concern #{self.pk}"
+
+    @property
+    def level(self) -> str:
+        """Self-harm/suicide talk or "urgent now" is always red."""
+        if self.category == Category.SELF_HARM:
+            return Level.RED
+        return URGENCY_LEVEL[self.urgency]
+
+    @classmethod
+    def submit(cls, *, key: uuid.UUID | None, reporter: User, student: Student, category: str,
+               urgency: str, seen: str, seen_at: dt.datetime | None = None) -> tuple[Concern, bool]:
+        """File a concern and raise its alert in one transaction. Idempotent by ``key``:
+        a replay returns the first concern and ``created=False``."""
+        key = key or uuid.uuid4()
+        with transaction.atomic():
+            existing = cls.objects.filter(key=key).first()
+            if existing is not None:
+                if existing.reporter_id != reporter.pk:
+                    raise CareError(_("This submission key belongs to another report."))
+                return existing, False
+            concern = cls.objects.create(key=key, reporter=reporter, student=student,
+                                         category=category, urgency=urgency, seen=seen,
+                                         seen_at=seen_at or timezone.now())
+            TimelineEntry.add(student, "concern", Tier.RISK, "Concern reported", actor=reporter,
+                              at=concern.created_at)
+            Alert.raise_for(student, concern.level, AlertSource.CONCERN, concern=concern)
+        return concern, True
+
+    def status_for_reporter(self) -> str:
+        """What the reporter may know: that someone has picked it up — nothing more."""
+        alert = self.alerts.order_by("-created_at").first()
+        if alert is None or alert.status == AlertStatus.OPEN:
+            return str(_("Received — waiting for a responsible person"))
+        if alert.status == AlertStatus.RESOLVED:
+            return str(_("Handled"))
+        return str(_("Being followed up"))
+
+
+# --- alerts -----------------------------------------------------------------------------------
+
+
+class AlertSource(models.TextChoices):
+    CONCERN = "concern", _("Concern report")
+    SCREENING = "screening", _("Screening")
+    COUNSELLOR = "counsellor", _("Counsellor")
+    IMPORT = "import", _("Import")
+    FOLLOW_UP = "follow_up", _("Overdue follow-up")
+
+
+class AlertStatus(models.TextChoices):
+    OPEN = "open", _("Waiting for acknowledgement")
+    ACKNOWLEDGED = "acknowledged", _("Acknowledged")
+    TRIAGED = "triaged", _("Triaged")
+    RESOLVED = "resolved", _("Resolved")
+
+
+class Triage(models.TextChoices):
+    NO_ACTION = "no_action", _("No action needed")
+    MONITOR = "monitor", _("Monitor")
+    CASE = "case", _("Open a crisis case")
+    REFER = "refer", _("Refer")
+
+
+class AlertQuerySet(models.QuerySet["Alert"]):
+    def open(self) -> AlertQuerySet:
+        return self.filter(status=AlertStatus.OPEN)
+
+    def overdue(self, now: dt.datetime | None = None) -> AlertQuerySet:
+        return self.open().filter(due_at__lte=now or timezone.now())
+
+    def for_responsible(self, user: User) -> AlertQuerySet:
+        return self.filter(ladder.inbox_filter(user))
+
+    def inbox_order(self) -> AlertQuerySet:
+        """Unacknowledged first, overdue before the rest, then the most severe and oldest."""
+        now = timezone.now()
+        return self.annotate(
+            is_open=models.Case(models.When(status=AlertStatus.OPEN, then=0), default=1),
+            is_overdue=models.Case(models.When(status=AlertStatus.OPEN, due_at__lte=now, then=0),
+                                   default=1),
+            severity=models.Case(*[models.When(level=lv, then=-o) for lv, o in LEVEL_ORDER.items()]),
+        ).order_by("is_overdue", "is_open", "severity", "due_at")
+
+
+class Alert(models.Model):
+    student = models.ForeignKey(Student, on_delete=models.PROTECT, related_name="alerts")
+    level = models.CharField(_("level"), max_length=8, choices=Level.choices)
+    source = models.CharField(_("source"), max_length=12, choices=AlertSource.choices)
+    concern = models.ForeignKey(Concern, on_delete=models.PROTECT, null=True, blank=True,
+                                related_name="alerts")
+    status = models.CharField(_("status"), max_length=12, choices=AlertStatus.choices,
+                              default=AlertStatus.OPEN)
+    step = models.PositiveSmallIntegerField(_("escalation step"), default=0)
+    escalations = models.PositiveSmallIntegerField(_("escalations"), default=0)
+    due_at = models.DateTimeField(_("acknowledge by"), db_index=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+    acknowledged_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
+                                        null=True, blank=True, related_name="+")
+    triage = models.CharField(_("triage"), max_length=12, choices=Triage.choices, blank=True)
+    triaged_at = models.DateTimeField(null=True, blank=True)
+    triaged_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
+                                   null=True, blank=True, related_name="+")
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    resolved_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
+                                    null=True, blank=True, related_name="+")
+
+    objects = AlertQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("alert")
+        verbose_name_plural = _("alerts")
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["status", "due_at"])]
+
+    def __str__(self) -> str:
+        return f"alert #{self.pk} ({self.level})"
+
+    @property
+    def setting(self) -> LevelSetting:
+        return LevelSetting.for_level(self.level)
+
+    @property
+    def is_overdue(self) -> bool:
+        return self.status == AlertStatus.OPEN and self.due_at <= timezone.now()
+
+    def get_absolute_url(self) -> str:
+        from django.urls import reverse
+
+        return reverse("alert-detail", args=[self.pk])
+
+    # -- verbs ---------------------------------------------------------------------------------
+
+    @classmethod
+    def raise_for(cls, student: Student, level: str, source: str, *,
+                  concern: Concern | None = None, now: dt.datetime | None = None) -> Alert:
+        """Raise an alert to the first staffed rung; a red one also reaches the centre at once."""
+        from xinlian.notify import services as notify
+
+        now = now or timezone.now()
+        step, people = ladder.first_staffed_step(student, 0)
+        setting = LevelSetting.for_level(level)
+        with transaction.atomic():
+            alert = cls.objects.create(student=student, level=level, source=source, concern=concern,
+                                       step=step, due_at=now + setting.ack_delta, created_at=now)
+            TimelineEntry.add(student, "alert", Tier.RISK, "%(level)s alert raised (%(source)s)",
+                              at=now, link=alert.get_absolute_url(),
+                              level=level, source=source)
+            recipients = list(people)
+            if level == Level.RED:
+                recipients += [u for u in ladder.centre_directors(student) if u not in recipients]
+            notify.alert_raised(alert, recipients)
+        return alert
+
+    def _refuse_unless(self, *statuses: str) -> None:
+        if self.status not in statuses:
+            raise CareError(_("This alert is already %(status)s."),
+                            params={"status": self.get_status_display()}, code="state")
+
+    def acknowledge(self, by: User, note: str = "") -> None:
+        with transaction.atomic():
+            locked = Alert.objects.select_for_update().get(pk=self.pk)
+            locked._refuse_unless(AlertStatus.OPEN)
+            now = timezone.now()
+            Alert.objects.filter(pk=self.pk).update(status=AlertStatus.ACKNOWLEDGED,
+                                                    acknowledged_at=now, acknowledged_by=by)
+            AlertNote.objects.create(alert=self, author=by, action="acknowledge", text=note)
+            TimelineEntry.add(self.student, "alert.ack", Tier.RISK, "Alert acknowledged",
+                              actor=by, at=now, link=self.get_absolute_url())
+        self.refresh_from_db()
+
+    def triage_as(self, by: User, decision: str, note: str = "") -> Case | None:
+        """Record the triage decision; "open a case" opens it with ``by`` as lead."""
+        case = None
+        with transaction.atomic():
+            locked = Alert.objects.select_for_update().get(pk=self.pk)
+            locked._refuse_unless(AlertStatus.ACKNOWLEDGED, AlertStatus.OPEN)
+            now = timezone.now()
+            Alert.objects.filter(pk=self.pk).update(
+                status=AlertStatus.TRIAGED, triage=decision, triaged_at=now, triaged_by=by,
+                acknowledged_at=locked.acknowledged_at or now,
+                acknowledged_by=locked.acknowledged_by or by)
+            AlertNote.objects.create(alert=self, author=by, action="triage", text=note)
+            TimelineEntry.add(self.student, "alert.triage", Tier.RISK, "Alert triaged: %(decision)s",
+                              actor=by, at=now, link=self.get_absolute_url(), decision=decision)
+            if decision == Triage.CASE:
+                case = Case.open_for(self.student, by=by, alert=self)
+        self.refresh_from_db()
+        return case
+
+    def resolve(self, by: User, note: str = "") -> None:
+        with transaction.atomic():
+            locked = Alert.objects.select_for_update().get(pk=self.pk)
+            locked._refuse_unless(AlertStatus.ACKNOWLEDGED, AlertStatus.TRIAGED)
+            now = timezone.now()
+            Alert.objects.filter(pk=self.pk).update(status=AlertStatus.RESOLVED, resolved_at=now,
+                                                    resolved_by=by)
+            AlertNote.objects.create(alert=self, author=by, action="resolve", text=note)
+            TimelineEntry.add(self.student, "alert.resolve", Tier.RISK, "Alert resolved",
+                              actor=by, at=now, link=self.get_absolute_url())
+        self.refresh_from_db()
+
+    def escalate(self, now: dt.datetime | None = None) -> None:
+        """Climb one staffed rung, notify it, set the next deadline. Call with the row locked.
+        At the top rung the leadership is reminded again with a fresh deadline."""
+        from xinlian.notify import services as notify
+
+        now = now or timezone.now()
+        start = min(self.step + 1, ladder.TOP_STEP)
+        step, people = ladder.first_staffed_step(self.student, start)
+        self.step = step
+        self.escalations += 1
+        self.due_at = now + self.setting.ack_delta
+        self.save(update_fields=["step", "escalations", "due_at"])
+        TimelineEntry.add(self.student, "alert.escalate", Tier.RISK,
+                          "Alert not acknowledged in time: escalated to step %(step)s",
+                          at=now, link=self.get_absolute_url(), step=step + 1)
+        notify.alert_escalated(self, people)
+
+
+class AlertNote(models.Model):
+    alert = models.ForeignKey(Alert, on_delete=models.CASCADE, related_name="notes")
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    action = models.CharField(max_length=16)
+    text = EncryptedTextField(blank=True)
+    at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["at"]
+
+
+def fire_due_escalations(now: dt.datetime | None = None, batch: int = 200) -> int:
+    """Escalate every open alert past its deadline, each exactly once even with several
+    workers: the row is locked with SKIP LOCKED and its deadline re-checked under the lock."""
+    now = now or timezone.now()
+    fired = 0
+    due_ids = list(Alert.objects.overdue(now).order_by("due_at").values_list("pk", flat=True)[:batch])
+    for pk in due_ids:
+        with transaction.atomic():
+            alert = (Alert.objects.select_for_update(skip_locked=True)
+                     .filter(pk=pk, status=AlertStatus.OPEN, due_at__lte=now)
+                     .select_related("student").first())
+            if alert is None:
+                continue
+            alert.escalate(now)
+            fired += 1
+    return fired
+
+
+# --- risk register ----------------------------------------------------------------------------
+
+
+class RiskLevel(models.TextChoices):
+    NONE = "none", _("None")
+    YELLOW = "yellow", _("Yellow")
+    ORANGE = "orange", _("Orange")
+    RED = "red", _("Red")
+
+
+GUIDANCE = {
+    RiskLevel.RED: _("Contact the student every day; keep the guardian informed; never leave the "
+                     "student alone in a crisis."),
+    RiskLevel.ORANGE: _("Talk with the student every week; watch for changes and report them at once."),
+    RiskLevel.YELLOW: _("Check in with the student every month; report any change."),
+    RiskLevel.NONE: _("No special follow-up."),
+}
+
+
+class RiskEntryQuerySet(models.QuerySet["RiskEntry"]):
+    def current(self) -> RiskEntryQuerySet:
+        return self.filter(is_current=True)
+
+    def watched(self) -> RiskEntryQuerySet:
+        return self.current().exclude(level=RiskLevel.NONE)
+
+    def follow_up_overdue(self, now: dt.datetime | None = None) -> RiskEntryQuerySet:
+        return self.watched().filter(follow_up_due_at__lte=now or timezone.now(),
+                                     overdue_alert__isnull=True)
+
+
+class RiskEntry(models.Model):
+    """One line of the risk register (重点关注名单); the current line has ``is_current``."""
+
+    student = models.ForeignKey(Student, on_delete=models.PROTECT, related_name="risk_entries")
+    level = models.CharField(_("level"), max_length=8, choices=RiskLevel.choices)
+    reason = EncryptedTextField(_("reason"), blank=True)
+    set_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    set_at = models.DateTimeField(default=timezone.now)
+    review_on = models.DateField(_("next review"), null=True, blank=True)
+    is_current = models.BooleanField(default=True)
+    follow_up_due_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    overdue_alert = models.ForeignKey(Alert, on_delete=models.SET_NULL, null=True, blank=True,
+                                      related_name="+")
+
+    objects = RiskEntryQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("risk register entry")
+        verbose_name_plural = _("risk register")
+        ordering = ["-set_at", "-id"]
+        constraints = [models.UniqueConstraint(fields=["student"], condition=Q(is_current=True),
+                                               name="one_current_risk_entry")]
+
+    @property
+    def guidance(self) -> str:
+        return str(GUIDANCE[self.level])
+
+    @classmethod
+    def current_for(cls, student: Student) -> RiskEntry | None:
+        return cls.objects.current().filter(student=student).first()
+
+    @classmethod
+    def set_level(cls, student: Student, level: str, *, by: User, reason: str = "",
+                  review_on: dt.date | None = None) -> RiskEntry:
+        with transaction.atomic():
+            Student.objects.select_for_update().filter(pk=student.pk).first()  # serialise per student
+            previous = cls.objects.current().filter(student=student).first()
+            cls.objects.filter(student=student, is_current=True).update(is_current=False)
+            now = timezone.now()
+            due = None
+            if level != RiskLevel.NONE:
+                due = now + dt.timedelta(days=LevelSetting.for_level(level).follow_up_days)
+            entry = cls.objects.create(student=student, level=level, reason=reason, set_by=by,
+                                       set_at=now, review_on=review_on, follow_up_due_at=due)
+            TimelineEntry.add(student, "risk", Tier.RISK, "Risk level: %(old)s → %(new)s",
+                              actor=by, at=now, old=previous.level if previous else RiskLevel.NONE,
+                              new=level)
+        return entry
+
+
+class FollowUp(models.Model):
+    student = models.ForeignKey(Student, on_delete=models.PROTECT, related_name="follow_ups")
+    case = models.ForeignKey("Case", on_delete=models.PROTECT, null=True, blank=True,
+                             related_name="follow_ups")
+    by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    at = models.DateTimeField(default=timezone.now)
+    note = EncryptedTextField(_("note"), blank=True)
+
+    class Meta:
+        ordering = ["-at"]
+
+    @classmethod
+    def record(cls, student: Student, *, by: User, note: str = "", case: Case | None = None) -> FollowUp:
+        """Log a contact and push the register's next follow-up date forward."""
+        with transaction.atomic():
+            fu = cls.objects.create(student=student, by=by, note=note, case=case)
+            entry = RiskEntry.objects.current().filter(student=student).select_for_update().first()
+            if entry and entry.level != RiskLevel.NONE:
+                days = LevelSetting.for_level(entry.level).follow_up_days
+                entry.follow_up_due_at = fu.at + dt.timedelta(days=days)
+                entry.overdue_alert = None
+                entry.save(update_fields=["follow_up_due_at", "overdue_alert"])
+            TimelineEntry.add(student, "follow_up", Tier.RISK, "Follow-up contact recorded",
+                              actor=by, at=fu.at)
+        return fu
+
+
+def raise_overdue_follow_ups(now: dt.datetime | None = None) -> int:
+    """An overdue follow-up becomes an alert of the register's level, which then escalates."""
+    now = now or timezone.now()
+    raised = 0
+    for pk in list(RiskEntry.objects.follow_up_overdue(now).values_list("pk", flat=True)[:200]):
+        with transaction.atomic():
+            entry = (RiskEntry.objects.select_for_update(skip_locked=True)
+                     .filter(pk=pk, is_current=True, overdue_alert__isnull=True).first())
+            if entry is None:
+                continue
+            alert = Alert.raise_for(entry.student, entry.level, AlertSource.FOLLOW_UP, now=now)
+            entry.overdue_alert = alert
+            entry.save(update_fields=["overdue_alert"])
+            raised += 1
+    return raised
+
+
+# --- crisis cases -----------------------------------------------------------------------------
+
+
+class CaseStatus(models.TextChoices):
+    OPEN = "open", _("Open")
+    REVIEW = "review", _("Closure requested")
+    CLOSED = "closed", _("Closed")
+
+
+class Case(models.Model):
+    """A crisis case (危机干预). Details live in encrypted records; tier 4."""
+
+    student = models.ForeignKey(Student, on_delete=models.PROTECT, related_name="cases")
+    alert = models.ForeignKey(Alert, on_delete=models.SET_NULL, null=True, blank=True,
+                              related_name="cases")
+    status = models.CharField(_("status"), max_length=8, choices=CaseStatus.choices,
+                              default=CaseStatus.OPEN)
+    lead = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
+                             related_name="cases_led", verbose_name=_("case lead"))
+    members = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="case_teams",
+                                     verbose_name=_("case team"))
+    opened_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    opened_at = models.DateTimeField(default=timezone.now)
+    closed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("crisis case")
+        verbose_name_plural = _("crisis cases")
+        ordering = ["-opened_at"]
+
+    def __str__(self) -> str:
+        return f"case #{self.pk}"
+
+    def get_absolute_url(self) -> str:
+        from django.urls import reverse
+
+        return reverse("case-detail", args=[self.pk])
+
+    def on_team(self, user: User) -> bool:
+        return user.pk == self.lead_id or self.members.filter(pk=user.pk).exists()
+
+    @classmethod
+    def open_for(cls, student: Student, *, by: User, alert: Alert | None = None,
+                 lead: User | None = None) -> Case:
+        with transaction.atomic():
+            case = cls.objects.create(student=student, alert=alert, lead=lead or by, opened_by=by)
+            TimelineEntry.add(student, "case.open", Tier.RISK, "Crisis case opened", actor=by,
+                              at=case.opened_at, link=case.get_absolute_url())
+        return case
+
+    def _refuse_if_closed(self) -> None:
+        if self.status == CaseStatus.CLOSED:
+            raise CareError(_("This case is closed; reopen it before changing it."), code="closed")
+
+    def add_record(self, kind: str, *, author: User, data: dict[str, Any]) -> CaseRecord:
+        with transaction.atomic():
+            locked = Case.objects.select_for_update().get(pk=self.pk)
+            locked._refuse_if_closed()
+            record = CaseRecord.objects.create(case=self, kind=kind, author=author,
+                                               data=json.dumps(data, ensure_ascii=False))
+            TimelineEntry.add(self.student, f"case.{kind}", Tier.CASE, "Case record: %(record)s",
+                              actor=author, at=record.at, link=self.get_absolute_url(), record=kind)
+        return record
+
+    def request_closure(self, by: User, summary: str) -> None:
+        with transaction.atomic():
+            locked = Case.objects.select_for_update().get(pk=self.pk)
+            if locked.status != CaseStatus.OPEN:
+                raise CareError(_("Only an open case can be put up for closure."), code="state")
+            CaseRecord.objects.create(case=self, kind=RecordKind.CLOSURE_REQUEST, author=by,
+                                      data=json.dumps({"summary": summary}, ensure_ascii=False))
+            Case.objects.filter(pk=self.pk).update(status=CaseStatus.REVIEW)
+        self.refresh_from_db()
+
+    def close(self, reviewer: User, review: str) -> None:
+        """Closure needs the centre director's review (checked by the caller's policy)."""
+        with transaction.atomic():
+            locked = Case.objects.select_for_update().get(pk=self.pk)
+            if locked.status != CaseStatus.REVIEW:
+                raise CareError(_("Request closure before the review."), code="state")
+            now = timezone.now()
+            CaseRecord.objects.create(case=self, kind=RecordKind.CLOSURE_REVIEW, author=reviewer,
+                                      data=json.dumps({"review": review}, ensure_ascii=False))
+            Case.objects.filter(pk=self.pk).update(status=CaseStatus.CLOSED, closed_at=now)
+            TimelineEntry.add(self.student, "case.close", Tier.RISK, "Crisis case closed",
+                              actor=reviewer, at=now, link=self.get_absolute_url())
+        self.refresh_from_db()
+
+    def reopen(self, by: User, reason: str) -> None:
+        with transaction.atomic():
+            locked = Case.objects.select_for_update().get(pk=self.pk)
+            if locked.status != CaseStatus.CLOSED:
+                raise CareError(_("Only a closed case can be reopened."), code="state")
+            CaseRecord.objects.create(case=self, kind=RecordKind.REOPEN, author=by,
+                                      data=json.dumps({"reason": reason}, ensure_ascii=False))
+            Case.objects.filter(pk=self.pk).update(status=CaseStatus.OPEN, closed_at=None)
+            TimelineEntry.add(self.student, "case.reopen", Tier.RISK, "Crisis case reopened",
+                              actor=by, link=self.get_absolute_url())
+        self.refresh_from_db()
+
+
+class RecordKind(models.TextChoices):
+    ASSESSMENT = "assessment", _("Risk assessment")
+    SAFETY_PLAN = "safety_plan", _("Safety plan")
+    GUARDIAN = "guardian", _("Guardian notification")
+    REFERRAL = "referral", _("Referral")
+    MEASURE = "measure", _("Measure")
+    FOLLOW_UP = "follow_up", _("Follow-up")
+    NOTE = "note", _("Note")
+    CLOSURE_REQUEST = "closure_request", _("Closure requested")
+    CLOSURE_REVIEW = "closure_review", _("Closure review")
+    REOPEN = "reopen", _("Reopened")
+
+
+class CaseRecord(models.Model):
+    """A timestamped, attributed record of a case; its content is encrypted JSON."""
+
+    case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="records")
+    kind = models.CharField(_("kind"), max_length=16, choices=RecordKind.choices)
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    at = models.DateTimeField(default=timezone.now)
+    data = EncryptedTextField()
+
+    class Meta:
+        ordering = ["at", "id"]
+
+    @property
+    def content(self) -> dict[str, Any]:
+        return json.loads(self.data)
+
+
+class BreakGlass(models.Model):
+    """Emergency access to a case by someone outside its team: a typed reason, a short window,
+    the centre director notified, and every read marked in the audit trail."""
+
+    WINDOW = dt.timedelta(minutes=30)
+
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="break_glass")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    reason = EncryptedTextField(_("reason"))
+    at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-at"]
+
+    @classmethod
+    def active_for(cls, case: Case, user: User) -> BreakGlass | None:
+        return cls.objects.filter(case=case, user=user, expires_at__gt=timezone.now()).first()

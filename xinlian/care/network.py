@@ -1,0 +1,65 @@
+"""Who is responsible for a student, derived from the network — never typed in.
+
+The escalation ladder climbs one rung at a time: the student's 辅导员 and head teacher, then
+the college mental-health lead, then the counselling-centre director, then the leadership
+group. A rung with nobody posted on it is skipped, so nobody at risk falls between levels."""
+
+from __future__ import annotations
+
+from django.db.models import Q
+
+from xinlian.network.models import Post, Role, Student, Unit, User
+
+LADDER: list[tuple[str, ...]] = [
+    (Role.FUDAOYUAN, Role.HEAD_TEACHER),
+    (Role.COLLEGE_LEAD,),
+    (Role.CENTRE_DIRECTOR,),
+    (Role.LEADER, Role.DEPUTY_LEADER),
+]
+TOP_STEP = len(LADDER) - 1
+
+
+def _ancestor_ids(student: Student) -> list[int]:
+    return [u.pk for u in student.units()]
+
+
+def people_at_step(student: Student, step: int, units: list[Unit] | None = None) -> list[User]:
+    """Active post holders of rung ``step`` at any unit that holds the student."""
+    unit_ids = [u.pk for u in units] if units is not None else _ancestor_ids(student)
+    posts = (Post.objects.active().filter(unit_id__in=unit_ids, role__in=LADDER[step])
+             .select_related("person").order_by("person_id"))
+    seen: dict[int, User] = {}
+    for post in posts:
+        if post.person.is_active:
+            seen.setdefault(post.person_id, post.person)
+    return list(seen.values())
+
+
+def first_staffed_step(student: Student, start: int) -> tuple[int, list[User]]:
+    """The first rung at or above ``start`` with somebody on it (the top rung if none is)."""
+    units = student.units()
+    for step in range(start, TOP_STEP + 1):
+        people = people_at_step(student, step, units)
+        if people:
+            return step, people
+    return TOP_STEP, []
+
+
+def centre_directors(student: Student) -> list[User]:
+    return people_at_step(student, LADDER.index((Role.CENTRE_DIRECTOR,)))
+
+
+def inbox_filter(user: User) -> Q:
+    """A Q over Alert for the alerts ``user`` answers for: their rung, once the alert has
+    climbed to it, for students under their post's unit — plus every red alert for the centre."""
+    q = Q(pk__in=[])
+    for post in Post.objects.active().filter(person=user).select_related("unit"):
+        for step, roles in enumerate(LADDER):
+            if post.role in roles:
+                in_unit = (Q(student__dorm__path__startswith=post.unit.path)
+                           if post.unit.kind == "dormitory"
+                           else Q(student__klass__path__startswith=post.unit.path))
+                q |= in_unit & Q(step__gte=step)
+                if post.role == Role.CENTRE_DIRECTOR:
+                    q |= in_unit & Q(level="red")
+    return q

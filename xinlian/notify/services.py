@@ -1,0 +1,65 @@
+"""Turning care events into deliveries — called inside the event's transaction."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Iterable
+
+from django.utils.translation import gettext_noop
+
+from xinlian.network.models import User
+
+from .models import Channel, Delivery, Robot
+
+if TYPE_CHECKING:
+    from xinlian.care.models import Alert
+
+# Only the level, the place and a link: never a name or a category of concern.
+RAISED = gettext_noop("A %(level_label)s alert for a student in %(place)s needs your acknowledgement.")
+ESCALATED = gettext_noop(
+    "A %(level_label)s alert for a student in %(place)s was not acknowledged in time and is now yours.")
+LEVEL_LABELS = {"red": gettext_noop("red"), "orange": gettext_noop("orange"),
+                "yellow": gettext_noop("yellow")}
+
+
+def _fan_out(alert: Alert, people: Iterable[User], message: str) -> list[Delivery]:
+    student = alert.student
+    leaf = student.dorm or student.klass
+    place = (student.klass.breadcrumb() if student.klass_id else leaf.breadcrumb())
+    params = {"level_label": LEVEL_LABELS[alert.level], "place": place}
+    link = alert.get_absolute_url()
+    rows: list[Delivery] = []
+    for user in people:
+        rows.append(Delivery(channel=Channel.INBOX, recipient=user, message=message,
+                             params=params, link=link, status="sent"))
+        if user.email:
+            rows.append(Delivery(channel=Channel.EMAIL, recipient=user, address=user.email,
+                                 message=message, params=params, link=link))
+    unit_ids = [u.pk for u in student.units()]
+    for robot in Robot.objects.filter(unit_id__in=unit_ids, is_active=True):
+        if robot.hears(alert.level):
+            rows.append(Delivery(channel=Channel.WEBHOOK, robot=robot, message=message,
+                                 params=params, link=link))
+    return Delivery.objects.bulk_create(rows)
+
+
+def alert_raised(alert: Alert, people: Iterable[User]) -> list[Delivery]:
+    return _fan_out(alert, people, RAISED)
+
+
+def alert_escalated(alert: Alert, people: Iterable[User]) -> list[Delivery]:
+    return _fan_out(alert, people, ESCALATED)
+
+
+BREAK_GLASS = gettext_noop(
+    "Break-glass access was used on a crisis case in %(place)s. Review it in the audit trail.")
+
+
+def break_glass_used(case, directors: Iterable[User]) -> list[Delivery]:  # noqa: ANN001
+    place = case.student.klass.breadcrumb()
+    rows = [Delivery(channel=Channel.INBOX, recipient=u, message=BREAK_GLASS,
+                     params={"place": place}, link=case.get_absolute_url(), status="sent")
+            for u in directors]
+    rows += [Delivery(channel=Channel.EMAIL, recipient=u, address=u.email, message=BREAK_GLASS,
+                      params={"place": place}, link=case.get_absolute_url())
+             for u in directors if u.email]
+    return Delivery.objects.bulk_create(rows)
