@@ -8,8 +8,11 @@ The admin is one prefix: its index and a few changelists stand for all of it."""
 
 from __future__ import annotations
 
+import importlib
 import io
+import pkgutil
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
@@ -102,6 +105,22 @@ KWARGS: dict[str, Callable[[NetworkTestCase], dict[str, Any]]] = {
     "api:post-detail": lambda t: {"pk": _head_teacher_post(t).pk},
 }
 
+# Each app's pages bring their own rows, URL arguments and fixtures in a module of their own
+# (tests/sweep_<app>.py with EXPECT, KWARGS and setup(test_class)), merged here.
+EXTRA_MODULES = [importlib.import_module(f"tests.{m.name}") for m in
+                 pkgutil.iter_modules([str(Path(__file__).parent)]) if m.name.startswith("sweep_")]
+for _mod in EXTRA_MODULES:
+    _clash = set(_mod.EXPECT) & set(EXPECT)
+    assert not _clash, f"{_mod.__name__} redefines {_clash}"
+    EXPECT.update(_mod.EXPECT)
+    KWARGS.update(_mod.KWARGS)
+
+
+def setup_extra(cls: type[NetworkTestCase]) -> None:
+    for mod in EXTRA_MODULES:
+        mod.setup(cls)
+
+
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 ADMIN_PREFIX = "admin/"
 EXCLUDED_PREFIXES = ("static/", "media/")
@@ -133,6 +152,11 @@ def swept_names() -> list[str]:
 
 
 class SweepTableTests(NetworkTestCase):
+    @classmethod
+    def setUpTestData(cls) -> None:
+        super().setUpTestData()
+        setup_extra(cls)
+
     def test_every_url_has_an_expectation(self):
         missing = [name for name in swept_names() if name not in EXPECT]
         self.assertEqual(missing, [], "add these URL names to EXPECT in tests/test_sweep.py")
@@ -161,6 +185,11 @@ class SweepTableTests(NetworkTestCase):
 
 
 class SweepTests(NetworkTestCase):
+    @classmethod
+    def setUpTestData(cls) -> None:
+        super().setUpTestData()
+        setup_extra(cls)
+
     def forbidden_words(self, persona: str) -> dict[str, str]:
         """Names and numbers of every student the persona may not see → which student."""
         if persona == ANON:

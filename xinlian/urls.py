@@ -9,6 +9,8 @@ urlpatterns = [
     path("api/v1/", include("xinlian.network.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("api/v1/care/", include("xinlian.care.api_urls")),
     path("care/", include("xinlian.care.urls")),
+    path("inbox/", include("xinlian.notify.urls")),
     path("", include("xinlian.web.urls")),
 ]
