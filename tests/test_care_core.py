@@ -6,12 +6,14 @@ import uuid
 from django.test import RequestFactory
 from django.utils import timezone
 
+from xinlian.access.models import AuditEvent
+from xinlian.access.policy import caps_over_student
 from xinlian.care.access import NeedsBreakGlass, break_glass, chronology_for, get_case_for_user
 from xinlian.care.models import (
     Alert,
     AlertStatus,
-    Case,
     CareError,
+    Case,
     Concern,
     FollowUp,
     RiskEntry,
@@ -20,8 +22,6 @@ from xinlian.care.models import (
     fire_due_escalations,
     raise_overdue_follow_ups,
 )
-from xinlian.access.models import AuditEvent
-from xinlian.access.policy import caps_over_student
 from xinlian.network.models import Post, Role
 from xinlian.notify.models import Channel, Delivery
 

@@ -10,7 +10,6 @@ from pathlib import Path
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
-from django.utils.translation import gettext_lazy as _
 
 BASE_DIR = Path(__file__).resolve().parent
 PROJECT_DIR = BASE_DIR.parent
@@ -193,6 +192,8 @@ EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
 DEFAULT_FROM_EMAIL = env("EMAIL_FROM", "xinlian@localhost")
 # The address people reach Xinlian at: links in e-mails and robot messages start with it.
 SITE_URL = env("SITE_URL", "http://127.0.0.1:8000")
+# Seconds the worker waits on a group robot (or the SMTP server) before counting an attempt failed.
+WEBHOOK_TIMEOUT = float(env("WEBHOOK_TIMEOUT", "5"))
 EMAIL_BACKEND = env(
     "EMAIL_BACKEND",
     "django.core.mail.backends.smtp.EmailBackend"

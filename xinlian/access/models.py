@@ -68,6 +68,9 @@ class AuditEvent(models.Model):
         ordering = ["-at"]
         indexes = [models.Index(fields=["object_type", "object_id"])]
 
+    def __str__(self) -> str:
+        return f"{self.action} {self.object_type}#{self.object_id} {self.result}"
+
     def save(self, *args: Any, **kwargs: Any) -> None:
         if self.pk is not None and not kwargs.get("force_insert"):
             raise PermissionError("audit rows are append-only")

@@ -111,6 +111,9 @@ class TimelineEntry(models.Model):
         ordering = ["-at", "-id"]
         indexes = [models.Index(fields=["student", "-at"])]
 
+    def __str__(self) -> str:
+        return f"{self.kind} @ {self.at:%Y-%m-%d %H:%M}"
+
     @classmethod
     def add(cls, student: Student, kind: str, tier: int, text: str, *, actor: User | None = None,
             link: str = "", at: dt.datetime | None = None, **params: Any) -> TimelineEntry:
@@ -192,7 +195,8 @@ class Concern(models.Model):
 
     def status_for_reporter(self) -> str:
         """What the reporter may know: that someone has picked it up — nothing more."""
-        alert = self.alerts.order_by("-created_at").first()
+        # Read through ``.all()`` so that a list of reports can prefetch the alerts.
+        alert = max(self.alerts.all(), key=lambda a: (a.created_at, a.pk), default=None)
         if alert is None or alert.status == AlertStatus.OPEN:
             return str(_("Received — waiting for a responsible person"))
         if alert.status == AlertStatus.RESOLVED:
@@ -238,12 +242,13 @@ class AlertQuerySet(models.QuerySet["Alert"]):
     def inbox_order(self) -> AlertQuerySet:
         """Unacknowledged first, overdue before the rest, then the most severe and oldest."""
         now = timezone.now()
+        # Annotation names must not shadow the ``is_overdue`` property (it has no setter).
         return self.annotate(
-            is_open=models.Case(models.When(status=AlertStatus.OPEN, then=0), default=1),
-            is_overdue=models.Case(models.When(status=AlertStatus.OPEN, due_at__lte=now, then=0),
-                                   default=1),
+            open_rank=models.Case(models.When(status=AlertStatus.OPEN, then=0), default=1),
+            overdue_rank=models.Case(models.When(status=AlertStatus.OPEN, due_at__lte=now, then=0),
+                                     default=1),
             severity=models.Case(*[models.When(level=lv, then=-o) for lv, o in LEVEL_ORDER.items()]),
-        ).order_by("is_overdue", "is_open", "severity", "due_at")
+        ).order_by("overdue_rank", "open_rank", "severity", "due_at", "pk")
 
 
 class Alert(models.Model):
@@ -280,6 +285,11 @@ class Alert(models.Model):
     def __str__(self) -> str:
         return f"alert #{self.pk} ({self.level})"
 
+    def get_absolute_url(self) -> str:
+        from django.urls import reverse
+
+        return reverse("alert-detail", args=[self.pk])
+
     @property
     def setting(self) -> LevelSetting:
         return LevelSetting.for_level(self.level)
@@ -287,11 +297,6 @@ class Alert(models.Model):
     @property
     def is_overdue(self) -> bool:
         return self.status == AlertStatus.OPEN and self.due_at <= timezone.now()
-
-    def get_absolute_url(self) -> str:
-        from django.urls import reverse
-
-        return reverse("alert-detail", args=[self.pk])
 
     # -- verbs ---------------------------------------------------------------------------------
 
@@ -392,6 +397,9 @@ class AlertNote(models.Model):
     class Meta:
         ordering = ["at"]
 
+    def __str__(self) -> str:
+        return f"{self.action} on alert #{self.alert_id}"
+
 
 def fire_due_escalations(now: dt.datetime | None = None, batch: int = 200) -> int:
     """Escalate every open alert past its deadline, each exactly once even with several
@@ -465,6 +473,9 @@ class RiskEntry(models.Model):
         constraints = [models.UniqueConstraint(fields=["student"], condition=Q(is_current=True),
                                                name="one_current_risk_entry")]
 
+    def __str__(self) -> str:
+        return f"{self.level} since {self.set_at:%Y-%m-%d}"
+
     @property
     def guidance(self) -> str:
         return str(GUIDANCE[self.level])
@@ -502,6 +513,9 @@ class FollowUp(models.Model):
 
     class Meta:
         ordering = ["-at"]
+
+    def __str__(self) -> str:
+        return f"follow-up #{self.pk}"
 
     @classmethod
     def record(cls, student: Student, *, by: User, note: str = "", case: Case | None = None) -> FollowUp:
@@ -600,6 +614,17 @@ class Case(models.Model):
                               actor=author, at=record.at, link=self.get_absolute_url(), record=kind)
         return record
 
+    def set_team(self, by: User, *, lead: User, members: list[User]) -> None:
+        """Name the case lead and members (the lead is never also listed as a member)."""
+        with transaction.atomic():
+            locked = Case.objects.select_for_update().get(pk=self.pk)
+            locked._refuse_if_closed()
+            Case.objects.filter(pk=self.pk).update(lead=lead)
+            self.members.set([m for m in members if m.pk != lead.pk])
+            TimelineEntry.add(self.student, "case.team", Tier.CASE, "Case team changed", actor=by,
+                              link=self.get_absolute_url())
+        self.refresh_from_db()
+
     def request_closure(self, by: User, summary: str) -> None:
         with transaction.atomic():
             locked = Case.objects.select_for_update().get(pk=self.pk)
@@ -662,6 +687,9 @@ class CaseRecord(models.Model):
     class Meta:
         ordering = ["at", "id"]
 
+    def __str__(self) -> str:
+        return f"{self.kind} on case #{self.case_id}"
+
     @property
     def content(self) -> dict[str, Any]:
         return json.loads(self.data)
@@ -681,6 +709,9 @@ class BreakGlass(models.Model):
 
     class Meta:
         ordering = ["-at"]
+
+    def __str__(self) -> str:
+        return f"break-glass #{self.pk} on case #{self.case_id}"
 
     @classmethod
     def active_for(cls, case: Case, user: User) -> BreakGlass | None:
