@@ -17,7 +17,7 @@ from django.urls import reverse
 from xinlian.network.models import Post
 
 from .base import NetworkTestCase
-from .test_sweep import swept_names
+from .test_sweep import EXTRA_MODULES, setup_extra, swept_names
 
 Kwargs = Callable[[NetworkTestCase], dict[str, Any]]
 
@@ -46,6 +46,8 @@ def no_args(t: NetworkTestCase) -> dict[str, Any]:
 OUT_OF_SCOPE: list[tuple[str, Kwargs, str]] = [
     ("unit-detail", class_a1, "outsider_b"),
     ("unit-detail", class_a1, "student_a1_user"),
+    ("network-children", class_a1, "outsider_b"),
+    ("network-children", class_a1, "student_a1_user"),
     ("student-detail", student_a1, "outsider_b"),
     ("student-detail", student_a1, "bureau_viewer"),
     ("api:unit-detail", class_a1, "outsider_b"),
@@ -72,6 +74,7 @@ WRONG_METHODS: dict[str, tuple[Kwargs, list[str]]] = {
     "network-tree": (no_args, ["post", "put", "delete"]),
     "my-posts": (no_args, ["post", "delete"]),
     "unit-detail": (class_a1, ["post", "put", "delete"]),
+    "network-children": (class_a1, ["post", "put", "delete"]),
     "student-detail": (student_a1, ["post", "put", "delete"]),
     "roster-import": (no_args, ["put", "patch", "delete"]),
     "roster-template": (no_args, ["post", "delete"]),
@@ -94,11 +97,19 @@ WRONG_METHODS: dict[str, tuple[Kwargs, list[str]]] = {
 NO_405 = {
     "set_language": "Django's own view: a GET is a harmless redirect back",
 }
+# Each app's sweep module (tests/sweep_<app>.py) may bring its rows for this table too.
+for _mod in EXTRA_MODULES:
+    WRONG_METHODS.update(getattr(_mod, "WRONG_METHODS", {}))
 # These are answered before the login check, so they are sent anonymously.
 ANONYMOUS_METHODS = {"login"}
 
 
 class TrioTests(NetworkTestCase):
+    @classmethod
+    def setUpTestData(cls) -> None:
+        super().setUpTestData()
+        setup_extra(cls)  # the objects the merged WRONG_METHODS rows point at
+
     def call(self, method: str, url: str):
         return getattr(self.client, method)(url)
 

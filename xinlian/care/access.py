@@ -10,11 +10,19 @@ from django.db.models import QuerySet
 from django.http import Http404, HttpRequest
 
 from xinlian.access.models import AuditResult
-from xinlian.access.policy import Cap, audit, caps_over_student, visible_students
-from xinlian.network.models import Student, User
+from xinlian.access.policy import (
+    ROLE_CAPS,
+    Cap,
+    audit,
+    caps_over_student,
+    has_cap,
+    scope_units,
+    visible_students,
+)
+from xinlian.network.models import Post, Student, UnitKind, User
 
-from .models import Alert, BreakGlass, Case, Concern, TimelineEntry, Tier
-from .network import centre_directors
+from .models import Alert, BreakGlass, Case, Concern, Tier, TimelineEntry
+from .network import LADDER, centre_directors
 
 TIER_OF_CAP = {Cap.ROSTER: Tier.ROSTER, Cap.RISK: Tier.RISK, Cap.SCORES: Tier.SCORES,
                Cap.CASE: Tier.CASE, Cap.NOTES: Tier.NOTES}
@@ -132,3 +140,57 @@ def chronology_for(request: HttpRequest, student: Student, held: set[Cap]) -> Qu
     if getattr(request.user, "pk", None) == student.user_id and tier < Tier.RISK:
         return TimelineEntry.objects.none()  # a student's own risk history is not theirs to browse
     return TimelineEntry.objects.filter(student=student, tier__lte=tier).select_related("actor")
+
+
+# --- who may do what on the care pages (the web and API ask these) -------------------------------
+
+LADDER_ROLES = frozenset(role for rung in LADDER for role in rung)
+CLINICAL = frozenset({Cap.SCORES, Cap.CASE})
+
+
+def sees_clinical(held: set[Cap]) -> bool:
+    """Concern text, register reasons and alert notes are clinical: tier 3+ over the student
+    (centre staff, the student's 辅导员). Head teachers and college leads see level and guidance."""
+    return bool(held & CLINICAL)
+
+
+def is_centre_staff_for(user: User, student: Student) -> bool:
+    """Centre staff (the centre director, psychology teachers): Cap.SCORES from a post at the
+    school (or above) that holds the student. They open crisis cases."""
+    path = student.klass.path
+    return any(u.kind in (UnitKind.SCHOOL, UnitKind.BUREAU) and path.startswith(u.path)
+               for u in scope_units(user, Cap.SCORES))
+
+
+def may_set_level(user: User, student: Student) -> bool:
+    """The register's level is set by those who see the screening results behind it: centre
+    staff and the student's 辅导员 (Cap.SCORES over the student)."""
+    return Cap.SCORES in caps_over_student(user, student)
+
+
+def uses_alert_inbox(user: User) -> bool:
+    """Holders of the risk tier anywhere, and anyone on a rung of the escalation ladder."""
+    return has_cap(user, Cap.RISK) or \
+        Post.objects.active().filter(person=user, role__in=LADDER_ROLES).exists()
+
+
+def uses_case_list(user: User) -> bool:
+    return getattr(user, "kind", None) == "staff" and (
+        has_cap(user, Cap.RISK) or visible_cases(user).exists())
+
+
+def may_review_closure(user: User, case: Case) -> bool:
+    """Closing a case needs the centre director's review (the case tier over the student)."""
+    return Cap.CASE in caps_over_student(user, case.student)
+
+
+def may_edit_team(user: User, case: Case) -> bool:
+    return case.lead_id == user.pk or may_review_closure(user, case)
+
+
+def case_team_candidates(student: Student) -> QuerySet[User]:
+    """Staff with an active post at a unit holding the student whose role reads the risk tier."""
+    roles = [role for role, caps in ROLE_CAPS.items() if Cap.RISK in caps]
+    posts = Post.objects.active().filter(unit__in=student.units(), role__in=roles)
+    return User.objects.filter(pk__in=posts.values("person_id"), kind="staff",
+                               is_active=True).order_by("full_name")
