@@ -590,7 +590,7 @@ class TimelineApiTests(CareApiTestCase):
         response = self.client.get(url("student-timeline", self.student_a1.pk), **EN)
         texts = [e["text"] for e in response.json()["results"]]
         self.assertIn("Crisis case opened", texts)
-        self.assertTrue(any(t.startswith("Yellow (level 3) alert raised") for t in texts), texts)
+        self.assertTrue(any(t.startswith("Level 3 (yellow) alert raised") for t in texts), texts)
         self.assertNotContains(response, SEEN)
         self.assertNotContains(response, "与母亲关系好")
 

@@ -71,7 +71,6 @@ from .models import (
     LEVEL_ORDER,
     Alert,
     AlertNote,
-    AlertSource,
     AlertStatus,
     BreakGlass,
     CareError,
@@ -946,23 +945,6 @@ class CaseViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
 
 # --- chronology ---------------------------------------------------------------------------------
 
-PARAM_LABELS: dict[str, Any] = {"level": Level, "source": AlertSource, "decision": Triage,
-                                "old": RiskLevel, "new": RiskLevel, "record": RecordKind}
-
-
-def render_entry(entry: TimelineEntry) -> str:
-    """The entry's msgid in the reader's language, its code parameters as their labels."""
-    params = {}
-    for key, value in (entry.params or {}).items():
-        choices = PARAM_LABELS.get(key)
-        label = dict(choices.choices).get(value) if choices is not None else None
-        params[key] = label if label is not None else value
-    try:
-        return gettext(entry.text) % params if params else gettext(entry.text)
-    except (KeyError, TypeError, ValueError):
-        return gettext(entry.text)
-
-
 class TimelineEntrySerializer(serializers.ModelSerializer):
     text = serializers.SerializerMethodField()
     actor = PersonRefSerializer(read_only=True, allow_null=True)
@@ -972,7 +954,10 @@ class TimelineEntrySerializer(serializers.ModelSerializer):
         fields = ["id", "at", "kind", "tier", "text", "actor", "link"]
 
     def get_text(self, entry: TimelineEntry) -> str:
-        return render_entry(entry)
+        # The centre's level names, read once per response rather than once per line.
+        if "levels" not in self.context:
+            self.context["levels"] = LevelSetting.all_levels()
+        return entry.render(self.context["levels"])
 
 
 @extend_schema(

@@ -17,7 +17,7 @@ from django.core.exceptions import ValidationError
 from django.db import models, transaction
 from django.db.models import Q
 from django.utils import timezone
-from django.utils.translation import get_language
+from django.utils.translation import get_language, gettext, gettext_noop
 from django.utils.translation import gettext_lazy as _
 
 from xinlian.lib.crypto import EncryptedTextField
@@ -76,6 +76,12 @@ class LevelSetting(models.Model):
         found = cls.objects.filter(level=level).first()
         return found or cls(level=level, **DEFAULT_LEVELS[level])
 
+    @classmethod
+    def all_levels(cls) -> dict[str, LevelSetting]:
+        """The centre's names and colours for each level, in one query."""
+        found = {s.level: s for s in cls.objects.all()}
+        return {lv: found.get(lv) or cls.for_level(lv) for lv in (Level.RED, Level.ORANGE, Level.YELLOW)}
+
     @property
     def ack_delta(self) -> dt.timedelta:
         return dt.timedelta(minutes=self.ack_minutes)
@@ -114,11 +120,55 @@ class TimelineEntry(models.Model):
     def __str__(self) -> str:
         return f"{self.kind} @ {self.at:%Y-%m-%d %H:%M}"
 
+    def render(self, levels: dict[str, LevelSetting] | None = None) -> str:
+        """The line in the reader's language, its code parameters shown with their labels."""
+        levels = levels if levels is not None else LevelSetting.all_levels()
+        params = {k: _param_label(k, v, levels) for k, v in (self.params or {}).items()}
+        text = gettext(self.text)
+        try:
+            return text % params if params else text
+        except (KeyError, TypeError, ValueError):
+            return text
+
     @classmethod
     def add(cls, student: Student, kind: str, tier: int, text: str, *, actor: User | None = None,
             link: str = "", at: dt.datetime | None = None, **params: Any) -> TimelineEntry:
         return cls.objects.create(student=student, kind=kind, tier=tier, text=text, params=params,
                                   actor=actor, link=link, at=at or timezone.now())
+
+
+# The chronology's msgids live as plain strings on the rows (rendered in the reader's language at
+# read time); listing them here puts them in the catalogue.
+CHRONOLOGY_MSGIDS = (
+    gettext_noop("Concern reported"),
+    gettext_noop("%(level)s alert raised (%(source)s)"),
+    gettext_noop("Alert acknowledged"),
+    gettext_noop("Alert triaged: %(decision)s"),
+    gettext_noop("Alert resolved"),
+    gettext_noop("Alert not acknowledged in time: escalated to step %(step)s"),
+    gettext_noop("Risk level: %(old)s → %(new)s"),
+    gettext_noop("Follow-up contact recorded"),
+    gettext_noop("Crisis case opened"),
+    gettext_noop("Case record: %(record)s"),
+    gettext_noop("Case team changed"),
+    gettext_noop("Crisis case closed"),
+    gettext_noop("Crisis case reopened"),
+)
+
+
+def _param_label(key: str, value: Any, levels: dict[str, LevelSetting]) -> Any:
+    """Codes in a chronology line's parameters, shown with their labels (the choices classes
+    are defined further down this module; they are looked up at call time)."""
+    if key == "level" and value in levels:
+        return levels[value].display_name
+    if key in ("old", "new"):
+        if value in levels:
+            return levels[value].display_name
+        return dict(RiskLevel.choices).get(value, value)
+    table = {"source": AlertSource, "decision": Triage, "record": RecordKind}.get(key)
+    if table is not None:
+        return dict(table.choices).get(value, value)
+    return value
 
 
 # --- concerns ---------------------------------------------------------------------------------

@@ -7,7 +7,6 @@ from __future__ import annotations
 from typing import Any
 
 from django import template
-from django.utils.translation import gettext, gettext_noop
 
 from xinlian.access.policy import Cap, caps_of, caps_over_student
 from xinlian.network.models import Post, Student
@@ -22,68 +21,26 @@ from ..access import (
 )
 from ..forms import FollowUpForm, RiskLevelForm
 from ..models import (
-    AlertSource,
     Case,
     CaseStatus,
     FollowUp,
     LevelSetting,
-    RecordKind,
     RiskEntry,
     RiskLevel,
     TimelineEntry,
-    Triage,
 )
 
 register = template.Library()
 
-# The chronology's msgids live as plain strings on the rows (rendered in the reader's language at
-# read time); listing them here puts them in the catalogue.
-CHRONOLOGY_MSGIDS = (
-    gettext_noop("Concern reported"),
-    gettext_noop("%(level)s alert raised (%(source)s)"),
-    gettext_noop("Alert acknowledged"),
-    gettext_noop("Alert triaged: %(decision)s"),
-    gettext_noop("Alert resolved"),
-    gettext_noop("Alert not acknowledged in time: escalated to step %(step)s"),
-    gettext_noop("Risk level: %(old)s → %(new)s"),
-    gettext_noop("Follow-up contact recorded"),
-    gettext_noop("Crisis case opened"),
-    gettext_noop("Case record: %(record)s"),
-    gettext_noop("Case team changed"),
-    gettext_noop("Crisis case closed"),
-    gettext_noop("Crisis case reopened"),
-)
 NEUTRAL_COLOUR = "#adb5bd"
 
 
 def level_settings() -> dict[str, LevelSetting]:
-    """The centre's names and colours for each level, in one query."""
-    found = {s.level: s for s in LevelSetting.objects.all()}
-    return {lv: found.get(lv) or LevelSetting.for_level(lv) for lv in ("red", "orange", "yellow")}
-
-
-def _param_label(key: str, value: Any, levels: dict[str, LevelSetting]) -> Any:
-    """Codes in a chronology line's parameters, shown with their labels."""
-    if key == "level" and value in levels:
-        return levels[value].display_name
-    if key in ("old", "new"):
-        if value in levels:
-            return levels[value].display_name
-        return dict(RiskLevel.choices).get(value, value)
-    table = {"source": AlertSource, "decision": Triage, "record": RecordKind}.get(key)
-    if table is not None:
-        return dict(table.choices).get(value, value)
-    return value
+    return LevelSetting.all_levels()
 
 
 def entry_text(entry: TimelineEntry, levels: dict[str, LevelSetting] | None = None) -> str:
-    levels = levels if levels is not None else level_settings()
-    params = {k: _param_label(k, v, levels) for k, v in (entry.params or {}).items()}
-    text = gettext(entry.text)
-    try:
-        return text % params if params else text
-    except (KeyError, TypeError, ValueError):
-        return text
+    return entry.render(levels)
 
 
 @register.simple_tag
