@@ -2,9 +2,10 @@
 
 A 100,000-student demo bureau is seeded into a fresh database; as the centre director and as
 the 辅导员 of 计算机学院 (a tenth of the students: 10,000) we GET the college page at its
-first, middle and last page of 50 students, and the network tree. Django's test Client runs
-the whole request (middleware, session, templates) in process, so the time measured is
-server time. The same is repeated on a 2,000-student seed: the query counts must be equal —
+first, middle and last page of 50 students, the network tree, and the tree branch that lists
+the college's classes (``network-children``, fetched when the branch is opened). Django's test
+Client runs the whole request (middleware, session, templates) in process, so the time measured
+is server time. The same is repeated on a 2,000-student seed: the query counts must be equal —
 a page whose query count grows with the data is a bug, whatever its time today.
 
 Run as a child by bench/run.py: ``python bench/network_pages.py --students N``."""
@@ -18,7 +19,7 @@ import time
 
 from common import database_info, django_setup, median_ms
 
-URL_NAMES = ("unit-detail", "network-tree")
+URL_NAMES = ("unit-detail", "network-tree", "network-children")
 PERSONAS = ("director", "fudaoyuan")
 COLLEGE = "CS"
 
@@ -42,6 +43,7 @@ def measure(students: int, runs: int, warmup: int) -> dict:
         college = Unit.objects.get(code=COLLEGE)
         college_url = reverse("unit-detail", args=[college.pk])
         tree_url = reverse("network-tree")
+        children_url = reverse("network-children", args=[college.pk])
     except NoReverseMatch as exc:
         out["skipped"] = f"URL names {URL_NAMES} are not defined yet ({exc})"
         return out
@@ -52,6 +54,7 @@ def measure(students: int, runs: int, warmup: int) -> dict:
         ("college middle page", f"{college_url}?page={(last + 1) // 2}"),
         ("college last page", f"{college_url}?page={last}"),
         ("network tree", tree_url),
+        ("college children", children_url),
     ]
     out["college_students"] = college_students
     out["pages"] = []

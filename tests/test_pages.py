@@ -4,7 +4,9 @@ constant query counts, language switch, and a real login with lockout."""
 from __future__ import annotations
 
 import datetime as dt
+from unittest import mock
 
+from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
 from django.test import override_settings
@@ -48,6 +50,10 @@ class PagesTestCase(NetworkTestCase):
 
     def get(self, name: str, *args, **query):
         return self.client.get(reverse(name, args=args), query)
+
+    def in_english(self) -> None:
+        """Answer in English, so that a test can name the words it expects (zh-hans is default)."""
+        self.client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
 
 
 class AnonymousAndMethodTests(PagesTestCase):
@@ -166,6 +172,180 @@ class NetworkTreeTests(PagesTestCase):
         self.assertEqual({n.pk: n for n in response.context["nodes"]}[self.college_b.pk].count, 25)
 
 
+# Force the big-scope shape (classes on demand) on the small test network.
+BIG_TREE = mock.patch("xinlian.web.views.TREE_INLINE_LIMIT", 0)
+
+
+class LazyTreeTests(PagesTestCase):
+    """On a big scope the tree stops at college/grade level; a branch's classes (and a class's
+    dormitories) come from ``network-children`` when it is opened."""
+
+    def test_big_scope_stops_at_college_level_with_counts(self):
+        self.login("director")
+        with BIG_TREE:
+            response = self.get("network-tree")
+        nodes = {n.pk: n for n in response.context["nodes"]}
+        self.assertEqual(set(nodes), {self.school.pk, self.college_a.pk, self.college_b.pk})
+        self.assertEqual(nodes[self.school.pk].count, 7)
+        self.assertEqual(nodes[self.college_a.pk].count, 6)
+        self.assertEqual(response.context["unit_count"], 6)  # school, 2 colleges, 3 classes
+        self.assertNotContains(response, "2023级1班")
+        self.assertNotContains(response, "吴老师")  # the head teacher's post sits at a class
+        self.assertContains(response, "周辅导")  # the 辅导员's post sits at the college
+        # The branch loads on toggle; without JavaScript the college's name leads to its page.
+        children = reverse("network-children", args=[self.college_a.pk])
+        self.assertContains(response, f'hx-get="{children}" hx-trigger="toggle once"')
+        self.assertContains(response, f'href="{reverse("unit-detail", args=[self.college_a.pk])}"')
+        self.assertFalse(nodes[self.college_a.pk].open)  # an open lazy branch would fetch at once
+        self.assertTrue(nodes[self.school.pk].open)
+
+    def test_counsellor_sees_own_classes_at_once_on_a_big_scope(self):
+        self.login("counsellor_a")
+        with BIG_TREE:
+            response = self.get("network-tree")
+        nodes = {n.pk: n for n in response.context["nodes"]}
+        self.assertEqual(set(nodes), {self.college_a.pk, self.class_a1.pk, self.class_a2.pk})
+        self.assertTrue(nodes[self.college_a.pk].open)
+        self.assertContains(response, "吴老师")
+        # A class's dormitories come on demand; class A2 has none, so it has no branch.
+        self.assertEqual(nodes[self.class_a1.pk].more_url,
+                         reverse("network-children", args=[self.class_a1.pk]))
+        self.assertEqual(nodes[self.class_a2.pk].more_url, "")
+        self.assertNotContains(response, "1号楼101")
+
+    def test_head_teacher_sees_class_and_its_dormitories(self):
+        self.login("head_teacher_a1")
+        response = self.get("network-tree")
+        nodes = response.context["nodes"]
+        self.assertEqual([n.pk for n in nodes], [self.class_a1.pk, self.dorm_a1.pk])
+        self.assertEqual([n.count for n in nodes], [5, 3])
+        self.assertEqual(response.context["total"], 5)
+        self.assertContains(response, "孙悦")  # the dorm liaison, a student of the class
+
+    def test_bureau_viewer_big_tree_has_counts_and_roles_only(self):
+        self.login("bureau_viewer")
+        self.in_english()
+        with BIG_TREE:
+            response = self.get("network-tree")
+        nodes = {n.pk: n for n in response.context["nodes"]}
+        self.assertEqual(nodes[self.college_b.pk].count, 1)
+        self.assertNotIn(self.class_b1.pk, nodes)
+        self.assertNotContains(response, "周辅导")
+        self.assertContains(response, "Fudaoyuan")
+
+    def test_big_tree_query_count_does_not_grow(self):
+        self.login("director")
+        with BIG_TREE, CaptureQueriesContext(connection) as small:
+            self.assertEqual(self.get("network-tree").status_code, 200)
+        for i in range(6):
+            klass = self.college_b.add_unit(kind=UnitKind.CLASS, code=f"CB-Y{i}", name=f"新{i}班")
+            klass.add_unit(kind=UnitKind.DORMITORY, code=f"CB-Y{i}-1", name=f"新{i}舍")
+            for j in range(3):
+                make_student(f"Y{i}{j:03d}", f"新生{i}-{j}", klass)
+        self.login("director")
+        with BIG_TREE, self.assertNumQueries(len(small)):
+            response = self.get("network-tree")
+        self.assertEqual({n.pk: n for n in response.context["nodes"]}[self.college_b.pk].count, 19)
+
+
+class NetworkChildrenTests(PagesTestCase):
+    def test_college_children_are_classes_with_counts_and_posts(self):
+        self.login("director")
+        response = self.get("network-children", self.college_a.pk)
+        self.assertTemplateUsed(response, "web/_network_children.html")
+        self.assertNotContains(response, "<html")
+        nodes = {n.pk: n for n in response.context["nodes"]}
+        self.assertEqual(set(nodes), {self.class_a1.pk, self.class_a2.pk})
+        self.assertEqual(nodes[self.class_a1.pk].count, 5)
+        self.assertEqual(nodes[self.class_a2.pk].count, 1)
+        self.assertContains(response, "吴老师")  # head teacher of A1
+        self.assertContains(response, "刘洋")  # 心理委员 of A1
+        self.assertContains(response, f'href="{reverse("unit-detail", args=[self.class_a1.pk])}"')
+        # A1 has a dormitory: its own branch loads on demand, and starts closed.
+        self.assertContains(response, f'hx-get="{reverse("network-children", args=[self.class_a1.pk])}"')
+        self.assertNotContains(response, "<details open")
+
+    def test_class_children_are_dormitories(self):
+        self.login("head_teacher_a1")
+        response = self.get("network-children", self.class_a1.pk)
+        nodes = response.context["nodes"]
+        self.assertEqual([(n.pk, n.count) for n in nodes], [(self.dorm_a1.pk, 3)])
+        self.assertContains(response, "孙悦")
+        self.assertNotContains(response, "hx-get")  # a dormitory is a leaf
+
+    def test_unit_without_children_says_so(self):
+        self.login("head_teacher_a1")
+        self.in_english()
+        response = self.get("network-children", self.dorm_a1.pk)
+        self.assertEqual(response.context["nodes"], [])
+        self.assertContains(response, "No units inside this one.")
+
+    def test_stats_only_sees_counts_and_roles_not_names(self):
+        self.login("bureau_viewer")
+        self.in_english()
+        response = self.get("network-children", self.college_a.pk)
+        self.assertEqual({n.pk: n.count for n in response.context["nodes"]},
+                         {self.class_a1.pk: 5, self.class_a2.pk: 1})
+        for name in ("吴老师", "刘洋", "张小明"):
+            self.assertNotContains(response, name)
+        self.assertContains(response, "Head teacher")
+
+    def test_post_without_scope_gets_shape_without_counts(self):
+        make_staff("T1099", "家长代表", Role.PARENT_REP, self.college_a)
+        self.client.force_login(User.objects.get(username="T1099"))
+        self.in_english()
+        response = self.get("network-children", self.college_a.pk)
+        self.assertEqual(response.status_code, 200)
+        self.assertEqual([n.count for n in response.context["nodes"]], [None, None])
+        self.assertNotContains(response, "students")
+        self.assertNotContains(response, "吴老师")
+        self.assertNotContains(response, f'href="{reverse("unit-detail", args=[self.class_a1.pk])}"')
+
+    def test_out_of_scope_is_404_and_audited(self):
+        user = self.login("outsider_b")
+        self.assertEqual(self.get("network-children", self.college_a.pk).status_code, 404)
+        self.assertTrue(AuditEvent.objects.filter(actor=user, action="unit.view",
+                                                  object_id=str(self.college_a.pk),
+                                                  result=AuditResult.DENIED).exists())
+        self.login("student_a1_user")
+        self.assertEqual(self.get("network-children", self.class_a1.pk).status_code, 404)
+        self.login("liaison_a1")  # their scope is the dormitory, not the class above it
+        self.assertEqual(self.get("network-children", self.class_a1.pk).status_code, 404)
+
+    def test_get_only_and_login_required(self):
+        url = reverse("network-children", args=[self.college_a.pk])
+        response = self.client.get(url)
+        self.assertEqual(response.status_code, 302)
+        self.assertTrue(response["Location"].startswith(reverse("login")))
+        self.login("director")
+        for method in ("post", "put", "delete"):
+            self.assertEqual(getattr(self.client, method)(url).status_code, 405, method)
+
+    def test_names_are_escaped(self):
+        self.class_a2.name = "<script>alert(2)</script>"
+        self.class_a2.save()
+        self.login("director")
+        response = self.get("network-children", self.college_a.pk)
+        self.assertNotContains(response, "<script>alert(2)</script>")
+        self.assertContains(response, "&lt;script&gt;alert(2)&lt;/script&gt;")
+
+    def test_query_count_does_not_grow(self):
+        self.login("director")
+        with CaptureQueriesContext(connection) as small:
+            self.assertEqual(self.get("network-children", self.college_a.pk).status_code, 200)
+        for i in range(6):
+            klass = self.college_a.add_unit(kind=UnitKind.CLASS, code=f"CA-Z{i}", name=f"加{i}班")
+            Post.objects.create(person=self.outsider_b, unit=klass, role=Role.HEAD_TEACHER,
+                                starts_on=dt.date(2020, 9, 1))
+            for j in range(3):
+                make_student(f"Z{i}{j:03d}", f"加生{i}-{j}", klass)
+        self.login("director")
+        with self.assertNumQueries(len(small)):
+            response = self.get("network-children", self.college_a.pk)
+        self.assertEqual(len(response.context["nodes"]), 8)
+        self.assertEqual(response.content.decode().count("郑辅导"), 6)
+
+
 class UnitPageTests(PagesTestCase):
     def test_head_teacher_sees_class_a1_students_with_special_groups(self):
         self.login("head_teacher_a1")
@@ -255,6 +435,70 @@ class UnitPageTests(PagesTestCase):
         self.assertContains(self.client.get(url, {"page": 2}), "B0059")
 
 
+    def test_pages_follow_student_numbers_from_either_end(self):
+        klass = self.college_a.add_unit(kind=UnitKind.CLASS, code="CA-ORD", name="2023级排序班")
+        numbers = [f"N{(i * 37) % 120:04d}" for i in range(120)]  # created out of order
+        for number in numbers:
+            make_student(number, f"序{number}", klass)
+        self.login("counsellor_a")
+        url = reverse("unit-detail", args=[klass.pk])
+        seen = []
+        for page in (1, 2, 3):  # pages 2 and 3 lie nearer the end: read backwards, shown forwards
+            rows = self.client.get(url, {"page": page}).context["rows"]
+            seen += [r.number for r in rows]
+        self.assertEqual(seen, sorted(numbers))
+        rows = self.client.get(url, {"page": 3}).context["rows"]
+        self.assertEqual(len(rows), 20)
+        self.assertEqual(rows[0].url, reverse("student-detail", args=[rows[0].pk]))
+
+    def test_college_page_counts_once_and_reads_only_shown_columns(self):
+        self.login("counsellor_a")
+        with CaptureQueriesContext(connection) as ctx:
+            response = self.get("unit-detail", self.college_a.pk)
+        self.assertEqual(response.context["page"].paginator.count, 6)
+        sql = [q["sql"] for q in ctx.captured_queries]
+        # The total comes with the per-class counts: no COUNT(*) over the student list.
+        self.assertFalse([q for q in sql if '"__count"' in q])
+        # The page reads its 50 rows' shown columns: no password hashes, no birth dates.
+        student_sql = [q for q in sql if '"network_student"' in q]
+        self.assertTrue(student_sql)
+        self.assertFalse([q for q in student_sql if "password" in q or "birth_date" in q])
+        # A search counts what it found.
+        response = self.get("unit-detail", self.college_a.pk, q="张")
+        self.assertEqual(response.context["page"].paginator.count, 1)
+
+    def test_school_page_labels_classes_with_their_college(self):
+        self.login("director")
+        response = self.get("unit-detail", self.school.pk)
+        labels = {r.number: r.class_label for r in response.context["rows"]}
+        self.assertEqual(labels["S0001"], "计算机学院 2023级1班")
+        self.assertEqual(labels["S0005"], "外国语学院 2023级1班")
+        self.assertEqual(response.context["page"].paginator.count, 7)
+        self.assertEqual(list(labels), sorted(labels))
+
+    def test_many_child_units_fold_but_stay_reachable_without_javascript(self):
+        for i in range(14):
+            self.college_a.add_unit(kind=UnitKind.CLASS, code=f"CA-F{i:02d}", name=f"折叠{i:02d}班")
+        self.login("counsellor_a")
+        self.in_english()
+        response = self.get("unit-detail", self.college_a.pk)
+        self.assertEqual(response.context["child_count"], 16)
+        self.assertContains(response, '<details class="xl-children-more">')
+        self.assertContains(response, "Show all 16 units")
+        for i in range(14):  # every class is on the page, the later ones inside <details>
+            self.assertContains(response, f"折叠{i:02d}班")
+        self.assertContains(response, f'href="{reverse("unit-detail", args=[self.class_a1.pk])}"')
+        self.assertContains(response, "5&nbsp;students")  # class A1's count
+
+    def test_child_unit_names_are_escaped(self):
+        self.class_a2.name = "<b>A2</b>"
+        self.class_a2.save()
+        self.login("counsellor_a")
+        response = self.get("unit-detail", self.college_a.pk)
+        self.assertNotContains(response, "<b>A2</b>")
+        self.assertContains(response, "&lt;b&gt;A2&lt;/b&gt;")
+
+
 class StudentPageTests(PagesTestCase):
     def test_director_sees_all_tiers_and_read_is_audited(self):
         user = self.login("director")
@@ -270,7 +514,9 @@ class StudentPageTests(PagesTestCase):
         self.login("head_teacher_a1")
         response = self.get("student-detail", self.student_a1.pk)
         self.assertContains(response, "留守儿童测试组")
-        self.assertContains(response, "Risk level: not yet recorded")
+        # The page answers in the default language: look for the message as it reads there.
+        with translation.override(settings.LANGUAGE_CODE):
+            self.assertContains(response, translation.gettext("Risk level: not yet recorded"))
         self.assertNotContains(response, "13800138000")
         self.assertNotContains(response, "张父")
 

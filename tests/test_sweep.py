@@ -64,6 +64,7 @@ EXPECT: dict[str, dict[str, Expectation]] = {
     "my-posts": WEB_PAGE,
     # A bureau viewer's statistics scope shows the class page with counts, never names.
     "unit-detail": only((*SEES_CLASS_A1, "bureau_viewer"), 200, 404, LOGIN),
+    "network-children": only((*SEES_CLASS_A1, "bureau_viewer"), 200, 404, LOGIN),  # as unit-detail
     "student-detail": only(SEES_STUDENT_A1, 200, 404, LOGIN),
     "roster-import": only(("director",), 200, 403, LOGIN),
     "roster-template": only(("director",), 200, 403, LOGIN),
@@ -98,6 +99,7 @@ def _head_teacher_post(t: NetworkTestCase) -> Post:
 # URL arguments: always an object in class A1's scope.
 KWARGS: dict[str, Callable[[NetworkTestCase], dict[str, Any]]] = {
     "unit-detail": lambda t: {"pk": t.class_a1.pk},
+    "network-children": lambda t: {"pk": t.class_a1.pk},
     "student-detail": lambda t: {"pk": t.student_a1.pk},
     "api:unit-detail": lambda t: {"pk": t.class_a1.pk},
     "api:student-detail": lambda t: {"pk": t.student_a1.pk},

@@ -9,6 +9,7 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("", views.home, name="home"),
     path("network/", views.network_tree, name="network-tree"),
+    path("network/children/<int:pk>/", views.network_children, name="network-children"),
     path("units/<int:pk>/", views.unit_detail, name="unit-detail"),
     path("students/<int:pk>/", views.student_detail, name="student-detail"),
     path("me/posts/", views.my_posts, name="my-posts"),

@@ -2,7 +2,9 @@
 
 Every list of students comes from ``xinlian.access.policy``; the views only shape it. Pages
 that may cover a whole bureau (the tree, a unit) run a constant number of queries: counts come
-from one grouped query summed up the tree in Python, posts from one query grouped in Python."""
+from one statement that counts each class through the student table's ``klass_id`` index,
+summed up the tree in Python; posts from one query grouped in Python. The tree stops at
+college/grade level on a big scope and loads a unit's classes on demand (``network_children``)."""
 
 from __future__ import annotations
 
@@ -17,7 +19,7 @@ from django import forms
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.forms import AuthenticationForm
 from django.core.paginator import Paginator
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, Func, IntegerField, OuterRef, Q, QuerySet, Subquery
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
@@ -38,13 +40,21 @@ from xinlian.access.policy import (
     scope_units,
     visible_students,
 )
-from xinlian.network.models import Duty, Post, Role, Student, Unit, UnitKind, User
+from xinlian.network.models import Duty, Post, Role, Student, StudentStatus, Unit, UnitKind, User
 
 STEP = Unit.steplen
 PAGE_SIZE = 50
 ROLE_ORDER = {value: i for i, value in enumerate(Role.values)}
-# Tree pages above this many units start with colleges folded, so a bureau stays scannable.
-TREE_OPEN_ALL_BELOW = 150
+# The tree always shows these kinds; classes and dormitories (thousands of them in a bureau)
+# come on demand, one unit's children at a time.
+UPPER_KINDS = (UnitKind.BUREAU, UnitKind.SCHOOL, UnitKind.COLLEGE, UnitKind.GRADE)
+LAZY_KINDS = (UnitKind.CLASS, UnitKind.DORMITORY)
+# A scope with at most this many units down to class level is drawn whole, classes included:
+# a small school's tree is more useful open than folded, and it is cheap.
+TREE_INLINE_LIMIT = 150
+# A unit page lists this many child units, the rest behind “show all” (a college has hundreds).
+CHILDREN_SHOWN = 6
+UNIT_FIELDS = ("pk", "path", "kind", "name", "name_en", "numchild")
 
 
 class LoginForm(AuthenticationForm):
@@ -93,17 +103,59 @@ def _english() -> bool:
     return (get_language() or "").startswith("en")
 
 
-def _student_counts(students: QuerySet[Student], *, with_dorms: bool = False) -> dict[str, int]:
-    """Students per unit path, summed up the tree: ONE grouped query, whatever the size."""
-    fields = ["klass__path", "dorm__path"] if with_dorms else ["klass__path"]
+def _students_per_unit(fk: str) -> Subquery:
+    """COUNT(*) of the students whose ``fk`` ("klass" or "dorm") is the outer unit. As an
+    annotation it counts every unit of a list in ONE statement, each unit through the foreign
+    key's index (index-only on SQLite and PostgreSQL): no join of the student rows to the unit
+    table, no GROUP BY over the whole subtree. EXPLAIN on 100,000 students: 7 ms for a school's
+    2,631 classes on either database, against 14 ms (SQLite) and 30 ms (PostgreSQL) grouped."""
+    counted = (Student.objects.filter(**{fk: OuterRef("pk")}).order_by()
+               .annotate(n=Func(template="COUNT(*)", output_field=IntegerField())).values("n"))
+    return Subquery(counted, output_field=IntegerField())
+
+
+def _counted(units: QuerySet[Unit], kind: str, fields: tuple[str, ...]) -> list[tuple[Any, ...]]:
+    """``fields`` of the units of ``kind`` (class or dormitory) in ``units``, each row ending with
+    its number of students. A student sits in a class (and maybe a dormitory of that class)."""
+    fk = "dorm" if kind == UnitKind.DORMITORY else "klass"
+    return list(units.filter(kind=kind).annotate(n=_students_per_unit(fk)).values_list(*fields, "n"))
+
+
+def _roll_up(class_rows: Iterable[tuple[Any, ...]], path_at: int = 0) -> dict[str, int]:
+    """Class counts summed into every ancestor: path → students in that subtree."""
     counts: dict[str, int] = defaultdict(int)
-    for row in students.order_by().values(*fields).annotate(n=Count("pk")):
-        n = row["n"]
-        for prefix in _ancestor_paths(row["klass__path"]):
+    for row in class_rows:
+        n = row[-1]
+        for prefix in _ancestor_paths(row[path_at]):
             counts[prefix] += n
-        if with_dorms and row["dorm__path"]:
-            counts[row["dorm__path"]] += n  # a dormitory is a leaf below its class
     return counts
+
+
+def _unit_counts(unit: Unit) -> dict[str, int]:
+    """Students in ``unit`` and in each unit below it, by path: one or two statements."""
+    if unit.kind == UnitKind.DORMITORY:
+        return dict(_counted(Unit.objects.filter(pk=unit.pk), unit.kind, ("path",)))
+    counts = _roll_up(_counted(Unit.objects.subtree_of([unit]), UnitKind.CLASS, ("path",)))
+    if unit.kind == UnitKind.CLASS:  # its dormitories are shown with their own counts
+        counts.update(_counted(Unit.objects.subtree_of([unit]), UnitKind.DORMITORY, ("path",)))
+    return counts
+
+
+def _in_unit(students: QuerySet[Student], unit: Unit) -> QuerySet[Student]:
+    """Narrow a policy queryset to ``unit`` (as ``in_units([unit])``) in a shape the databases
+    answer from the student table's own indexes: ``klass_id IN (the subtree's classes)`` instead
+    of a join on the unit path, so the count and the page need no unit join of their own."""
+    if unit.kind in (UnitKind.BUREAU, UnitKind.SCHOOL):
+        # Such a unit holds (nearly) every student in scope: with the path join SQLite walks the
+        # student-number index and stops after the page, where class ids would make it sort
+        # them all (0.4 ms against 80 ms for page 1 of 100,000).
+        return students.in_units([unit])
+    if unit.kind == UnitKind.DORMITORY:
+        return students.filter(dorm_id=unit.pk)  # a dormitory is a leaf
+    if unit.kind == UnitKind.CLASS:
+        return students.filter(klass_id=unit.pk)  # only dormitories sit below a class
+    return students.filter(klass__in=Unit.objects.subtree_of([unit]).filter(kind=UnitKind.CLASS)
+                           .order_by().values("pk"))
 
 
 def _post_counts(posts: list[Post]) -> dict[int, int]:
@@ -148,10 +200,15 @@ def _post_context(posts: list[Post]) -> tuple[dict[int, list[Duty]], dict[int, s
     return {p.pk: by_key.get((school_of.get(p.pk, 0), p.role), []) for p in posts}, places
 
 
-def _unit_url_maker():
-    """unit-detail URLs without one reverse() per node (the tree may hold thousands)."""
-    sample = reverse("unit-detail", args=[987654321])
-    return lambda pk: sample.replace("987654321", str(pk))
+def _url_maker(name: str = "unit-detail"):
+    """URLs of ``name`` (one int argument) without one reverse() per row."""
+    sample = reverse(name, args=[987654321])
+    head, tail = sample.split("987654321")
+    return lambda pk: f"{head}{pk}{tail}"
+
+
+def _kind_labels() -> dict[str, str]:
+    return {k: str(label) for k, label in UnitKind.choices}
 
 
 @dataclass
@@ -248,33 +305,45 @@ class TreeNode:
     name: str
     kind: str
     kind_label: str
-    url: str
-    count: int
+    url: str  # "" when the unit page is outside the user's scope
+    count: int | None  # None: the user sees no counts here
     posts: list[PostGroup]
     depth: int = 0
-    has_children: bool = False
+    has_children: bool = False  # children follow in the list
     open: bool = True
     closes: int = 0
+    more_url: str = ""  # children not in the list: network_children loads them on demand
+    path: str = ""
 
 
 def _render_tree(nodes: list[TreeNode], students_label: str) -> str:
-    """The nested list as one HTML string. A bureau has thousands of units: building the string
-    in Python is several times faster than a template loop, and every value is escaped here."""
+    """The nested list as one HTML string. Building it in Python is several times faster than a
+    template loop over hundreds of units, and every value is escaped here.
+
+    A unit whose children are not in the list gets an htmx branch: opening its ``<details>``
+    fetches them once in place of its ``.xl-more`` placeholder. Without JavaScript the
+    placeholder links to the unit page, which lists the same children."""
     esc = html.escape
     students = esc(students_label)
-    labels: dict[str, str] = {}  # escaped once, used thousands of times
+    on_page = esc(gettext("See what is inside on the unit page"))  # seen only without JavaScript
+    labels: dict[str, str] = {}  # escaped once, used hundreds of times
     out: list[str] = []
     add = out.append
     for n in nodes:
-        if n.has_children:
-            add('<li role="treeitem"><details open><summary>' if n.open
-                else '<li role="treeitem"><details><summary>')
+        branch = n.has_children or bool(n.more_url)
+        if branch:
+            # hx-target="find .xl-more" and hx-swap are inherited from the tree's root list.
+            lazy = f' hx-get="{esc(n.more_url)}" hx-trigger="toggle once"' if n.more_url else ""
+            add(f'<li role="treeitem"><details{" open" if n.open else ""}{lazy}><summary>')
         else:
             add('<li role="treeitem" class="xl-leaf">')
         kind = labels.get(n.kind_label) or labels.setdefault(n.kind_label, esc(n.kind_label))
-        add(f'<span class="xl-node"><a href="{esc(n.url)}" class="xl-node-name">{esc(n.name)}</a> '
-            f'<span class="badge xl-kind xl-kind-{esc(n.kind)}">{kind}</span> '
-            f'<span class="xl-node-count">{n.count}&nbsp;{students}</span>')
+        name = (f'<a href="{esc(n.url)}" class="xl-node-name">{esc(n.name)}</a>' if n.url
+                else f'<span class="xl-node-name">{esc(n.name)}</span>')
+        add(f'<span class="xl-node">{name} '
+            f'<span class="badge xl-kind xl-kind-{esc(n.kind)}">{kind}</span>')
+        if n.count is not None:
+            add(f' <span class="xl-node-count">{n.count}&nbsp;{students}</span>')
         if n.posts:
             add('<span class="xl-posts">')
             for g in n.posts:
@@ -284,74 +353,170 @@ def _render_tree(nodes: list[TreeNode], students_label: str) -> str:
                 add(f'<span class="xl-post"><span class="xl-post-role">{role}</span>{who}</span>')
             add("</span>")
         add("</span>")
-        add('</summary><ul role="group">' if n.has_children else "</li>")
+        if branch:
+            add('</summary><ul role="group">')
+            if n.more_url:
+                # The first .xl-more inside the <details>: its children are emitted after it.
+                add('<li class="xl-leaf xl-more">'
+                    + (f'<a href="{esc(n.url)}">{on_page}</a>' if n.url else "…") + "</li>")
+            if not n.has_children:
+                add("</ul></details></li>")
+        else:
+            add("</li>")
         add("</ul></details></li>" * n.closes)
         add("\n")
     return mark_safe("".join(out))  # every interpolated value is escaped above
 
 
-def _tree_nodes(scope: Scope, roots: list[Unit]) -> tuple[list[TreeNode], dict[str, int]]:
-    """Units of the scope down to class level (dormitories only where one is a scope root),
-    with student counts and posts: three queries whatever the size of the tree."""
-    root_paths = [r.path for r in roots]
-    units = list(
-        Unit.objects.subtree_of(roots)
-        .filter(~Q(kind=UnitKind.DORMITORY) | Q(path__in=root_paths))
-        .values_list("pk", "path", "kind", "name", "name_en")
-    )
-    with_dorms = any(r.kind == UnitKind.DORMITORY for r in roots)
-    counts = _student_counts(Student.objects.in_units(roots), with_dorms=with_dorms)
-    unit_ids = {u[0] for u in units}
-    post_q = Q()
-    for path in root_paths:
-        post_q |= Q(unit__path__startswith=path)
-    posts_by_unit: dict[int, list[tuple[str, str]]] = defaultdict(list)
-    for unit_id, role, name in (Post.objects.active().filter(post_q).order_by()
-                                .values_list("unit_id", "role", "person__full_name")):
-        if unit_id in unit_ids:
-            posts_by_unit[unit_id].append((role, name))
+def _holder_name() -> Subquery:
+    """The post holder's name as a per-row primary-key lookup. A join lets PostgreSQL hash the
+    whole user table when its statistics are stale (just after a bulk import: 30 ms for a
+    college's 526 posts, against 4 ms this way); with statistics both plans cost the same."""
+    return Subquery(User.objects.filter(pk=OuterRef("person_id")).values("full_name")[:1])
 
-    kinds = {k: str(label) for k, label in UnitKind.choices}
+
+def _posts_at(unit_ids: Iterable[int]) -> dict[int, list[tuple[str, str]]]:
+    """Active posts at these units as (role, holder's name), one query."""
+    by_unit: dict[int, list[tuple[str, str]]] = defaultdict(list)
+    rows = (Post.objects.active().filter(unit_id__in=list(unit_ids)).order_by()
+            .annotate(holder=_holder_name()).values_list("unit_id", "role", "holder"))
+    for unit_id, role, name in rows:
+        by_unit[unit_id].append((role, name))
+    return by_unit
+
+
+def _make_nodes(rows: list[tuple[Any, ...]], scope: Scope, *, counts: dict[str, int] | None,
+                more: set[str], linkable: list[Unit]) -> list[TreeNode]:
+    """Tree nodes from (pk, path, kind, name, name_en, …) rows in path order (= depth-first);
+    ``more``: paths of units whose children are fetched on demand."""
+    posts_by_unit = _posts_at(r[0] for r in rows)
+    kinds = _kind_labels()
     labels = _role_labels()
-    url = _unit_url_maker()
+    url = _url_maker()
+    children_url = _url_maker("network-children")
     english = _english()
     nodes: list[TreeNode] = []
     stack: list[str] = []
-    for pk, path, kind, name, name_en in units:  # path order is depth-first order
+    for pk, path, kind, name, name_en, *_rest in rows:
         while stack and not path.startswith(stack[-1]):
             stack.pop()
         nodes.append(TreeNode(
-            pk=pk, name=(name_en if english and name_en else name), kind=kind,
-            kind_label=kinds.get(kind, kind), url=url(pk), count=counts.get(path, 0),
+            pk=pk, path=path, name=(name_en if english and name_en else name), kind=kind,
+            kind_label=kinds.get(kind, kind), url=url(pk) if _within(path, linkable) else "",
+            count=None if counts is None else counts.get(path, 0),
             posts=_group_posts(posts_by_unit.get(pk, ()), scope.names_at(path), labels),
-            depth=len(stack),
+            depth=len(stack), more_url=children_url(pk) if path in more else "",
         ))
         stack.append(path)
-    fold = len(nodes) > TREE_OPEN_ALL_BELOW
     for i, node in enumerate(nodes):
         next_depth = nodes[i + 1].depth if i + 1 < len(nodes) else 0
         node.has_children = next_depth > node.depth
-        node.open = not fold or node.depth == 0 or node.kind in (UnitKind.BUREAU, UnitKind.SCHOOL)
         node.closes = 0 if node.has_children else node.depth - next_depth
-    return nodes, counts
+    return nodes
+
+
+def _tree_nodes(scope: Scope, roots: list[Unit]) -> tuple[list[TreeNode], dict[str, int], int]:
+    """The scope's tree: bureau ► school ► college/grade always; classes as well when the scope is
+    small or lies inside a college/grade (a 辅导员 sees their classes at once); dormitories only
+    under a class root (a head teacher's own rooms). Every other branch is loaded on demand.
+    Four queries at most, whatever the size: upper units, classes with their counts,
+    dormitories with theirs (class and dormitory roots only), posts."""
+    root_paths = {r.path for r in roots}
+    under = Unit.objects.subtree_of(roots)
+    upper = list(under.filter(kind__in=UPPER_KINDS).values_list(*UNIT_FIELDS))
+    classes = _counted(under, UnitKind.CLASS, UNIT_FIELDS)  # (…UNIT_FIELDS, n)
+    small_roots = [r for r in roots if r.kind in LAZY_KINDS]
+    dorms = (_counted(Unit.objects.subtree_of(small_roots), UnitKind.DORMITORY, UNIT_FIELDS)
+             if small_roots else [])
+    counts = _roll_up(classes, path_at=1)
+    counts.update((row[1], row[-1]) for row in dorms)
+
+    inline_all = len(upper) + len(classes) <= TREE_INLINE_LIMIT
+    expanded = [r.path for r in roots if r.kind not in (UnitKind.BUREAU, UnitKind.SCHOOL)]
+    shown_classes = [c for c in classes if inline_all or any(c[1].startswith(p) for p in expanded)]
+    shown = {c[1] for c in shown_classes}
+    # Units whose classes are not drawn, and classes whose dormitories are not: fetched on demand.
+    more = {c[1][:-STEP] for c in classes if c[1] not in shown}
+    more |= {c[1] for c in shown_classes if c[5] and c[1] not in root_paths}
+    rows = sorted([*upper, *shown_classes, *dorms], key=lambda r: r[1])
+    nodes = _make_nodes(rows, scope, counts=counts, more=more, linkable=roots)
+    for node in nodes:
+        # Lazy branches start closed: an open <details> would fetch at once.
+        node.open = not node.more_url and (
+            inline_all or node.path in root_paths or node.kind in (UnitKind.BUREAU, UnitKind.SCHOOL))
+    return nodes, counts, len(upper) + len(classes) + len(dorms)
 
 
 @require_GET
 @login_required
 def network_tree(request: HttpRequest) -> HttpResponse:
-    """The visible network down to class level in a constant number of queries. Stats-only
-    scope (bureau viewer, leadership members) shows counts and roles, never names."""
+    """The visible network in a constant number of queries, down to college/grade level on a big
+    scope (classes come on demand). Stats-only scope (bureau viewer, leadership members) shows
+    counts and roles, never names."""
     user: User = request.user  # type: ignore[assignment]
     scope = Scope.of(user)
     roots = scope.roots
-    nodes, counts = _tree_nodes(scope, roots) if roots else ([], {})
+    nodes, counts, unit_count = _tree_nodes(scope, roots) if roots else ([], {}, 0)
     return render(request, "web/network_tree.html", {
         "nodes": nodes,
         "tree_html": _render_tree(nodes, gettext("students")),
         "total": sum(counts.get(r.path, 0) for r in roots),
-        "unit_count": len(nodes),
+        "unit_count": unit_count,
         "stats_only": bool(roots) and not scope.roster,
     })
+
+
+@require_GET
+@login_required
+def network_children(request: HttpRequest, pk: int) -> HttpResponse:
+    """The classes of a college or grade, or the dormitories of a class, as tree items: what the
+    tree fetches when a branch is opened. Same scope as the unit page (404 outside); counts and
+    names follow the same rules as the tree. After the scope check, two queries whatever the
+    size of the unit: the children with their counts, and their posts."""
+    user: User = request.user  # type: ignore[assignment]
+    unit, names = _unit_for_user(request, pk)
+    scope = Scope.of(user)
+    show_counts = names or _within(unit.path, scope.stats)
+    kind = UnitKind.DORMITORY if unit.kind == UnitKind.CLASS else UnitKind.CLASS
+    rows = (_counted(Unit.objects.get_children(unit), kind, UNIT_FIELDS)
+            if unit.kind != UnitKind.DORMITORY else [])
+    counts = {row[1]: row[-1] for row in rows} if show_counts else None
+    more = {row[1] for row in rows if row[2] == UnitKind.CLASS and row[5]}
+    nodes = _make_nodes(rows, scope, counts=counts, more=more, linkable=scope.roots)
+    for node in nodes:
+        node.open = False
+    return render(request, "web/_network_children.html", {
+        "tree_html": _render_tree(nodes, gettext("students")), "nodes": nodes, "unit": unit,
+    })
+
+
+def _render_children(unit: Unit, scope: Scope, counts: dict[str, int] | None) -> tuple[str, str, int]:
+    """The unit page's “units inside” as ``<li>`` items, split after the first CHILDREN_SHOWN:
+    (first, rest, how many). A college has hundreds of classes; built in Python like the tree
+    (a template loop spent 20 ms on them), every value escaped here. One query."""
+    esc = html.escape
+    kinds = _kind_labels()
+    url = _url_maker()
+    english = _english()
+    linkable = scope.roots
+    compact = unit.kind == UnitKind.CLASS  # dormitories: chips with a bare number
+    students = esc(gettext("students"))
+    items: list[str] = []
+    for pk, path, kind, name, name_en in (Unit.objects.get_children(unit)
+                                          .values_list("pk", "path", "kind", "name", "name_en")):
+        label = esc(name_en if english and name_en else name)
+        text = f'<a href="{esc(url(pk))}">{label}</a>' if _within(path, linkable) else label
+        if not compact:
+            text += f' <span class="badge xl-kind xl-kind-{esc(kind)}">{esc(kinds.get(kind, kind))}</span>'
+        if counts is not None:
+            n = counts.get(path, 0)
+            text += (f' <span class="xl-node-count">{n}</span>' if compact
+                     else f' <span class="xl-node-count">{n}&nbsp;{students}</span>')
+        items.append(f"<li>{text}</li>")
+    if compact:
+        return mark_safe("".join(items)), "", len(items)  # a handful of rooms: never folded
+    return (mark_safe("\n".join(items[:CHILDREN_SHOWN])), mark_safe("\n".join(items[CHILDREN_SHOWN:])),
+            len(items))  # every value escaped above
 
 
 @require_GET
@@ -374,38 +539,87 @@ def unit_detail(request: HttpRequest, pk: int) -> HttpResponse:
     show_counts = names or _within(unit.path, scope.stats)
     ancestors = ([(a, _within(a.path, linkable)) for a in Unit.objects.get_ancestors(unit)]
                  if unit.depth > 1 else [])
-    children = list(Unit.objects.get_children(unit))
-    counts: dict[str, int] = {}
-    if show_counts:
-        with_dorms = unit.kind in (UnitKind.CLASS, UnitKind.DORMITORY)
-        counts = _student_counts(Student.objects.in_units([unit]), with_dorms=with_dorms)
-    child_rows = [(c, counts.get(c.path, 0), _within(c.path, linkable)) for c in children]
+    counts = _unit_counts(unit) if show_counts else {}
+    children, more_children, child_count = _render_children(unit, scope, counts if show_counts else None)
     posts = _group_posts(
-        Post.objects.active().filter(unit=unit).order_by().values_list("role", "person__full_name"),
+        Post.objects.active().filter(unit=unit).order_by().annotate(holder=_holder_name())
+        .values_list("role", "holder"),
         names)
+    total = counts.get(unit.path, 0)
     ctx: dict[str, Any] = {
-        "unit": unit, "ancestors": ancestors, "children": child_rows, "posts": posts,
-        "names": names, "show_counts": show_counts, "total": counts.get(unit.path, 0), "q": "",
+        "unit": unit, "ancestors": ancestors, "posts": posts, "names": names,
+        "children": children, "more_children": more_children, "child_count": child_count,
+        "show_counts": show_counts, "total": total, "q": "",
     }
     if names:
-        ctx.update(_student_page(request, user, unit))
+        ctx.update(_student_page(request, user, unit, total=total))
     response = render(request, "web/unit_detail.html", ctx)
     patch_vary_headers(response, ["HX-Request"])
     return response
 
 
-def _student_page(request: HttpRequest, user: User, unit: Unit) -> dict[str, Any]:
+@dataclass(slots=True)
+class StudentRow:
+    """One line of a unit's student list, every value ready for the template."""
+
+    pk: int
+    url: str
+    number: str
+    name: str
+    class_label: str
+    dorm: str
+    status: str
+    status_label: str
+    groups: list[str]
+
+
+# The columns the list shows: a page of 50 reads nothing else (no password hashes, no dates),
+# as tuples rather than four model instances a row.
+ROW_FIELDS = ("pk", "status", "user__username", "user__full_name",
+              "klass__path", "klass__name", "klass__name_en", "dorm__name", "dorm__name_en")
+
+
+def _student_page(request: HttpRequest, user: User, unit: Unit, *,
+                  total: int | None = None) -> dict[str, Any]:
+    """One page of the unit's students in student-number order (``user.username``: unique, so
+    indexed). ``total``, when the caller has already counted the unit, spares the COUNT(*).
+
+    The page is read in one statement: the policy's queryset, narrowed to the unit, picks the
+    page's 50 ids (ORDER BY number with OFFSET: the sort carries two narrow columns), and only
+    those 50 rows are read, with only the columns shown. Reading whole rows while paging made
+    the sort carry every column of 10,000 students and their accounts: 63 ms for page 200 of a
+    college on SQLite, now 6 ms (PostgreSQL: 47 → 17 ms)."""
     q = request.GET.get("q", "").strip()[:64]
     risk = _within(unit.path, scope_units(user, Cap.RISK))
-    students = (visible_students(user, Cap.ROSTER).in_units([unit])
-                .select_related("user", "klass", "dorm"))
+    students = _in_unit(visible_students(user, Cap.ROSTER), unit)
     if q:
         students = students.filter(Q(user__username__icontains=q) | Q(user__full_name__icontains=q))
-    if risk:
-        students = students.prefetch_related("special_groups")
-    page = Paginator(students, PAGE_SIZE).get_page(request.GET.get("page"))
-    rows = list(page.object_list)
-    _label_classes(unit, rows)
+    paginator = Paginator(students.order_by("user__username").values_list("pk", flat=True), PAGE_SIZE)
+    if total is not None and not q:
+        # The same set (the unit lies inside the user's roster scope). Paginator.count is a
+        # cached property: the number counted for the page header stands in for a COUNT(*).
+        paginator.count = total  # type: ignore[misc]
+    page = paginator.get_page(request.GET.get("page"))
+    count = paginator.count
+    bottom = (page.number - 1) * PAGE_SIZE
+    top = min(bottom + PAGE_SIZE, count)
+    if bottom > count - top:
+        # Nearer the end: count from there. An OFFSET costs every row it skips when the
+        # database walks the student-number index, so the last page is as cheap as the first.
+        ids = students.order_by("-user__username").values_list("pk", flat=True)[count - top:count - bottom]
+    else:
+        ids = page.object_list
+    listed = list(Student.objects.filter(pk__in=ids)  # the page's ids, as a subquery
+                  .order_by("user__username").values_list(*ROW_FIELDS))
+    groups: dict[int, list[str]] = defaultdict(list)
+    if risk and listed:
+        english = _english()
+        for student_id, name, name_en in (
+                Student.special_groups.through.objects.filter(student_id__in=[r[0] for r in listed])
+                .order_by("specialgroup_id")
+                .values_list("student_id", "specialgroup__name", "specialgroup__name_en")):
+            groups[student_id].append(name_en if english and name_en else name)
+    rows = _student_rows(unit, listed, groups)
     if risk and rows:
         # Special groups are tier 2: the read is on the record, with no names in the detail.
         audit(request, "unit.students", unit,
@@ -414,16 +628,29 @@ def _student_page(request: HttpRequest, user: User, unit: Unit) -> dict[str, Any
             "show_class": unit.kind not in (UnitKind.CLASS, UnitKind.DORMITORY)}
 
 
-def _label_classes(unit: Unit, rows: list[Student]) -> None:
-    """Above college level “2023级1班” is ambiguous: prefix the class's parent (college or
-    grade), fetched for the whole page in one query."""
-    parents = {p for p in (s.klass.path[:-STEP] for s in rows)
-               if p.startswith(unit.path) and p != unit.path}
-    names = ({p: u.display_name for p, u in ((u.path, u) for u in Unit.objects.filter(path__in=parents))}
-             if parents else {})
-    for s in rows:
-        parent = names.get(s.klass.path[:-STEP])
-        s.class_label = f"{parent} {s.klass.display_name}" if parent else s.klass.display_name  # type: ignore[attr-defined]
+def _student_rows(unit: Unit, listed: list[tuple[Any, ...]],
+                  groups: dict[int, list[str]]) -> list[StudentRow]:
+    """Plain rows for the template: labels translated once, URLs without reverse() per row.
+    Above college level “2023级1班” is ambiguous: the class's parent (college or grade) is
+    prefixed, fetched for the whole page in one query."""
+    english = _english()
+    parents = {p for p in (r[4][:-STEP] for r in listed) if p.startswith(unit.path) and p != unit.path}
+    parent_names = ({path: (name_en if english and name_en else name) for path, name, name_en in
+                     Unit.objects.filter(path__in=parents).values_list("path", "name", "name_en")}
+                    if parents else {})
+    statuses = {k: str(label) for k, label in StudentStatus.choices}
+    url = _url_maker("student-detail")
+    rows = []
+    for pk, status, number, name, class_path, class_name, class_en, dorm_name, dorm_en in listed:
+        klass = class_en if english and class_en else class_name
+        parent = parent_names.get(class_path[:-STEP])
+        rows.append(StudentRow(
+            pk=pk, url=url(pk), number=number, name=name,
+            class_label=f"{parent} {klass}" if parent else klass,
+            dorm=(dorm_en if english and dorm_en else dorm_name) or "",
+            status=status, status_label=statuses.get(status, status), groups=groups.get(pk, []),
+        ))
+    return rows
 
 
 @require_GET
