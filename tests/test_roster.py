@@ -56,7 +56,15 @@ def err_at(report, row: int, column: str) -> str:
     raise AssertionError(f"no error at row {row}, column {column!r}: {[str(e) for e in report.errors]}")
 
 
-class EncodingTests(NetworkTestCase):
+class EnglishMessagesTestCase(NetworkTestCase):
+    """These tests read the importer's messages in English; LanguageTests checks zh-Hans."""
+
+    def setUp(self) -> None:
+        super().setUp()
+        self.enterContext(translation.override("en"))
+
+
+class EncodingTests(EnglishMessagesTestCase):
     def assert_imported(self, report) -> None:
         self.assertTrue(report.ok, [str(e) for e in report.errors])
         self.assertTrue(report.written)
@@ -139,7 +147,7 @@ class EncodingTests(NetworkTestCase):
 
 
 @override_settings(ROSTER_MAX_UPLOAD_BYTES=2048)
-class OversizeTests(NetworkTestCase):
+class OversizeTests(EnglishMessagesTestCase):
     def test_large_file_refused_before_parsing(self) -> None:
         data = csv_bytes(STUDENT_HEAD, [S1] * 100)
         self.assertGreater(len(data), 2048)
@@ -157,7 +165,7 @@ class OversizeTests(NetworkTestCase):
         self.assertIn("limit", report.errors[0].message)
 
 
-class ValidationTests(NetworkTestCase):
+class ValidationTests(EnglishMessagesTestCase):
     def assert_nothing_written(self) -> None:
         self.assertFalse(User.objects.filter(username__in=["20230001", "20230002", "20230003", "T9001"]).exists())
 
@@ -205,6 +213,7 @@ class ValidationTests(NetworkTestCase):
         self.assert_nothing_written()
 
     def test_missing_required_column(self) -> None:
+        self.enterContext(translation.override("zh-hans"))  # the column named as in the template
         report = imp(csv_bytes(["学号", "姓名", "性别", "班级代码"], [["20230001", "陈一", "男", "CA-1"]]))
         self.assertEqual(report.errors[0].row, 1)
         self.assertIn("入学年份", report.errors[0].message)
