@@ -27,7 +27,7 @@ from typing import TypeVar
 
 from django.conf import settings
 from django.contrib.auth.hashers import make_password
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from .catalogue import ensure_special_groups, seed_duties
@@ -607,7 +607,11 @@ def seed_demo(students: int = DEFAULT_STUDENTS, seed: int = DEFAULT_SEED, *, peo
     """Build and write the demo university; refuses a database that already has units."""
     if Unit.objects.exists():
         raise DemoError("The database already holds units; seed-demo only seeds an empty database.")
-    return write_plan(build_plan(students, seed, year), people=people, progress=progress)
+    result = write_plan(build_plan(students, seed, year), people=people, progress=progress)
+    # Fresh statistics after a bulk load, so the planner does not guess on empty-table estimates.
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE")
+    return result
 
 
 @dataclass(frozen=True)
