@@ -4,6 +4,9 @@ Benchmarks:
   network_pages  server time and query count of the college page and the network tree
                  (100,000 vs 2,000 students: the query counts must be equal)
   roster_import  ``xinlian import-roster`` of a 50,000-student .xlsx: wall time and peak RSS
+  alert_latency  concern submitted → group-robot message received, one worker: median and p99
+  escalation_lateness  1,000 deadlines in one minute, two workers: each escalates once, how late
+  worker_crash   kill -9 a worker 20+ times during 1,000 robot deliveries: lost and repeated
 
 Figures are printed and saved to bench/results/<name>.json, one entry per database vendor,
 with the machine, the date and the medians. ``--db postgres`` uses XINLIAN_DATABASE_URL (its
@@ -31,7 +34,7 @@ from common import (  # noqa: E402 — the path above makes bench/ importable wh
     write_result,
 )
 
-BENCHMARKS = ("network_pages", "roster_import")
+BENCHMARKS = ("network_pages", "roster_import", "alert_latency", "escalation_lateness", "worker_crash")
 
 
 def bench_network_pages(vendor: str, args: argparse.Namespace) -> dict:
@@ -68,6 +71,40 @@ def bench_roster_import(vendor: str, args: argparse.Namespace) -> dict:
     }
 
 
+def bench_alert_latency(vendor: str, args: argparse.Namespace) -> dict:
+    print(f"alert_latency: {args.concerns:,} concerns at {args.concern_rate:g}/s on {vendor}, one worker…", flush=True)
+    with fresh_database(vendor) as env:
+        return run_child([str(BENCH_DIR / "linkage.py"), "latency", "--concerns", str(args.concerns),
+                          "--rate", str(args.concern_rate)], env, timeout=1800)
+
+
+def bench_escalation_lateness(vendor: str, args: argparse.Namespace) -> dict:
+    print(f"escalation_lateness: {args.alerts:,} deadlines in one minute on {vendor}, two workers…", flush=True)
+    with fresh_database(vendor) as env:
+        result = run_child([str(BENCH_DIR / "linkage.py"), "escalation", "--alerts", str(args.alerts)],
+                           env, timeout=1800)
+    # A harsher case beside the required one: every deadline on the same instant.
+    print(f"escalation_lateness: the same {args.alerts:,} deadlines all on one instant…", flush=True)
+    with fresh_database(vendor) as env:
+        result["all_at_once"] = run_child([str(BENCH_DIR / "linkage.py"), "escalation", "--alerts",
+                                           str(args.alerts), "--spread", "0"], env, timeout=1800)
+    return result
+
+
+def bench_worker_crash(vendor: str, args: argparse.Namespace) -> dict:
+    print(f"worker_crash: {args.deliveries:,} robot deliveries, two workers, kill -9 on {vendor}…", flush=True)
+    with fresh_database(vendor) as env:
+        return run_child([str(BENCH_DIR / "linkage.py"), "crash", "--deliveries", str(args.deliveries)],
+                         env, timeout=3600)
+
+
+def _ms(summary: dict) -> str:
+    if not summary.get("n"):
+        return "no samples"
+    return (f"median {summary['median_ms']} ms, p90 {summary['p90_ms']} ms, "
+            f"p99 {summary['p99_ms']} ms, max {summary['max_ms']} ms (n={summary['n']})")
+
+
 def print_summary(name: str, vendor: str, payload: dict) -> None:
     print(f"\n== {name} ({vendor}) ==")
     if name == "network_pages":
@@ -96,6 +133,31 @@ def print_summary(name: str, vendor: str, payload: dict) -> None:
         t = payload["targets"]
         print(f"targets < {t['seconds']} s and < {t['max_rss_mb']} MB: "
               + ("met" if payload["within_targets"] else "NOT met"))
+    elif name == "alert_latency":
+        print(f"{payload['concerns']:,} concerns at {payload['rate_per_second']}/s, worker idle sleep "
+              f"{payload['worker_interval_s']} s; arrived {payload['arrived']:,}, lost {payload['lost']}")
+        print(f"latency: {_ms(payload['latency'])}")
+        print(f"submit itself: {_ms(payload['submit'])}")
+        print(f"target p99 < {payload['target_p99_ms']:g} ms: " + ("met" if payload["within_target"] else "NOT met"))
+    elif name == "escalation_lateness":
+        print(f"{payload['alerts']:,} alerts, deadlines over {payload['deadlines_spread_s']:g} s, "
+              f"{payload['workers']} workers: escalated once {payload['escalated_exactly_once']:,}, "
+              f"more than once {payload['escalated_more_than_once']}, never {payload['never_escalated']}")
+        print(f"lateness (escalation written): {_ms(payload['lateness_escalated'])}")
+        print(f"lateness (robot message received): {_ms(payload['lateness_robot_notified'])}")
+        print(f"target worst < {payload['target_worst_lateness_ms']:g} ms, each once: "
+              + ("met" if payload["within_target"] else "NOT met"))
+        burst = payload.get("all_at_once")
+        if burst:
+            print(f"all {burst['alerts']:,} deadlines on one instant: escalated once "
+                  f"{burst['escalated_exactly_once']:,}, more than once {burst['escalated_more_than_once']}; "
+                  f"lateness {_ms(burst['lateness_escalated'])}")
+    elif name == "worker_crash":
+        print(f"{payload['deliveries']:,} deliveries, {payload['workers']} workers, {payload['kills']} kills "
+              f"(kill -9) in {payload['kill_phase_seconds']} s; all sent after {payload['seconds_until_all_sent']} s")
+        print(f"lost {payload['lost']}, repeats {payload['repeats']} ({payload['keys_repeated']} keys), "
+              f"statuses {payload['statuses']}")
+        print("targets lost 0, repeats <= kills, kills >= 20: " + ("met" if payload["within_target"] else "NOT met"))
 
 
 def main() -> None:
@@ -108,6 +170,10 @@ def main() -> None:
     parser.add_argument("--roster-students", type=int, default=50_000)
     parser.add_argument("--runs", type=int, default=30, help="timed requests per page (median)")
     parser.add_argument("--warmup", type=int, default=3)
+    parser.add_argument("--concerns", type=int, default=1_000, help="alert_latency: concerns filed")
+    parser.add_argument("--concern-rate", type=float, default=20.0, help="alert_latency: concerns per second")
+    parser.add_argument("--alerts", type=int, default=1_000, help="escalation_lateness: alerts due")
+    parser.add_argument("--deliveries", type=int, default=1_000, help="worker_crash: robot deliveries")
     args = parser.parse_args()
     unknown = set(args.names) - set(BENCHMARKS)
     if unknown:
@@ -121,7 +187,9 @@ def main() -> None:
     vendor = "postgresql" if args.db == "postgres" else "sqlite"
     machine = machine_info()
     for name in args.names or BENCHMARKS:
-        runner = {"network_pages": bench_network_pages, "roster_import": bench_roster_import}[name]
+        runner = {"network_pages": bench_network_pages, "roster_import": bench_roster_import,
+                  "alert_latency": bench_alert_latency, "escalation_lateness": bench_escalation_lateness,
+                  "worker_crash": bench_worker_crash}[name]
         try:
             payload = runner(vendor, args)
         except Exception as exc:  # one failing benchmark must not hide the others' figures

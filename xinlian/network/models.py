@@ -11,7 +11,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
-from django.utils.translation import get_language
+from django.utils.translation import get_language, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
 from treebeard.mp_tree import MP_Node, MP_NodeManager, MP_NodeQuerySet
 
@@ -159,7 +159,7 @@ class PersonKind(models.TextChoices):
 class User(AbstractUser):
     """Anyone who logs in; ``username`` is the student or staff number."""
 
-    full_name = models.CharField(_("name"), max_length=64)
+    full_name = models.CharField(pgettext_lazy("person", "name"), max_length=64)
     kind = models.CharField(_("kind"), max_length=8, choices=PersonKind.choices, default=PersonKind.STAFF)
     phone = models.CharField(_("phone"), max_length=32, blank=True, validators=[validate_phone])
 
@@ -289,7 +289,7 @@ class Guardian(models.Model):
     """A student's guardian. The phone is tier-4 data: encrypted at rest, read through access."""
 
     student = models.ForeignKey(Student, on_delete=models.CASCADE, related_name="guardians")
-    name = models.CharField(_("name"), max_length=64)
+    name = models.CharField(pgettext_lazy("person", "name"), max_length=64)
     relation = models.CharField(_("relation"), max_length=16, choices=GuardianRelation.choices)
     phone = EncryptedTextField(_("phone"))
     is_primary = models.BooleanField(_("primary contact"), default=False)

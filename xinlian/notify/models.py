@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.db import models
@@ -17,6 +19,9 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from xinlian.lib.crypto import EncryptedTextField
+
+if TYPE_CHECKING:
+    from xinlian.network.models import Unit
 
 
 class Channel(models.TextChoices):
@@ -76,6 +81,22 @@ class DeliveryQuerySet(models.QuerySet["Delivery"]):
     def failed(self) -> DeliveryQuerySet:
         return self.filter(status=DeliveryStatus.FAILED)
 
+    def outbound(self) -> DeliveryQuerySet:
+        """Everything the worker sends (e-mail and robots), as opposed to inbox messages."""
+        return self.exclude(channel=Channel.INBOX)
+
+    def for_units(self, units: Iterable[Unit]) -> DeliveryQuerySet:
+        """Deliveries that belong to these subtrees: to a robot of a unit in them, or to a
+        person holding a post in them."""
+        q = models.Q(pk__in=[])
+        for unit in units:
+            q |= (models.Q(robot__unit__path__startswith=unit.path)
+                  | models.Q(recipient__posts__unit__path__startswith=unit.path))
+        return self.filter(pk__in=self.filter(q).values("pk"))
+
+    def mark_read(self) -> int:
+        return self.filter(channel=Channel.INBOX, read_at__isnull=True).update(read_at=timezone.now())
+
 
 class Delivery(models.Model):
     MAX_ATTEMPTS = 6
@@ -127,6 +148,14 @@ class Delivery(models.Model):
         else:  # exponential backoff: 10 s, 20 s, 40 s ...
             self.next_attempt_at = timezone.now() + dt.timedelta(seconds=10 * 2 ** (self.attempts - 1))
         self.save(update_fields=["attempts", "last_error", "status", "next_attempt_at"])
+
+    def retry(self) -> bool:
+        """Give a failed delivery a fresh round of attempts, due now (the centre's "retry").
+        False when it was no longer failed (a second click, or retried by someone else)."""
+        changed = Delivery.objects.filter(pk=self.pk, status=DeliveryStatus.FAILED).update(
+            status=DeliveryStatus.PENDING, attempts=0, next_attempt_at=timezone.now())
+        self.refresh_from_db()
+        return bool(changed)
 
     def mark_sent(self) -> None:
         self.status = DeliveryStatus.SENT

@@ -1,85 +1,161 @@
-"""Sending outbox deliveries: email over SMTP and the group-robot webhooks in their formats.
+"""Sending outbox deliveries: email over SMTP and the group robots (WeCom, DingTalk, Feishu)
+in their own message formats.
 
-Delivery is at-least-once. Each delivery is claimed and sent inside its own transaction with
-the row locked (``SKIP LOCKED``), so a second worker never sends a message another holds; if a
-worker dies mid-send the lock goes with it and the row is sent again later. A repeat can only
-happen when a worker dies between sending and committing; every message carries its
-idempotency key (``X-Xinlian-Delivery`` header, and in the e-mail's Message-ID) so that a
-receiver can drop the repeat."""
+Delivery is at-least-once, and a message is never sent by two workers at once:
+
+* PostgreSQL: each delivery is claimed with ``SELECT … FOR UPDATE SKIP LOCKED`` and sent while
+  the row stays locked; the result is recorded in the same transaction. A second worker skips
+  the locked row. If the worker dies mid-send its transaction — and its lock — die with it and
+  the row is sent again later.
+* SQLite cannot lock one row: a write transaction locks the whole database, and holding it
+  through a slow robot would stall every page that writes. There the claim is a short
+  transaction that moves the row's ``next_attempt_at`` a lease into the future; the send runs
+  outside any transaction, and the result is recorded only if the lease is still ours. A
+  worker that dies leaves the row to be picked up when the lease runs out.
+
+Either way a repeat can only happen when a worker dies between sending and recording; every
+message carries its idempotency key (``X-Xinlian-Delivery`` header, and the e-mail's
+Message-ID) so that a receiver can drop the repeat."""
 
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import hashlib
 import hmac
 import json
+import logging
+import socket
 import time
+import urllib.error
 import urllib.parse
 import urllib.request
+from typing import Any
 
 from django.conf import settings
-from django.db import transaction
-from django.utils import timezone
+from django.db import connection, transaction
+from django.utils import timezone, translation
+from django.utils.translation import gettext
 
-from .models import Channel, Delivery, RobotKind
+from .models import Channel, Delivery, DeliveryStatus, RobotKind
 
-WEBHOOK_TIMEOUT = 5.0
+log = logging.getLogger("xinlian.worker")
+
+# A lease outlives the longest send (connect + read, each bounded by the timeout) by a margin
+# that also covers SQLite's busy wait when the result is recorded.
+LEASE_MARGIN = dt.timedelta(seconds=30)
+ANSWER_LIMIT = 4096  # robots answer a few dozen bytes; never read an unbounded body
+
+
+class RobotRefused(Exception):
+    """The robot answered, but not with success (HTTP 200 carrying an error code, or garbage)."""
+
+
+def webhook_timeout() -> float:
+    return float(getattr(settings, "WEBHOOK_TIMEOUT", 5.0))
 
 
 def absolute(link: str) -> str:
     return settings.SITE_URL.rstrip("/") + link if link else settings.SITE_URL
 
 
-def robot_payload(kind: str, text: str) -> dict:
-    """The group robots' own message formats (text messages)."""
+# --- the robots' formats ------------------------------------------------------------------------
+#
+# WeCom group robot:    POST {"msgtype": "text", "text": {"content": …}} to …/webhook/send?key=…;
+#                       answers {"errcode": 0, "errmsg": "ok"}. No signature: the key is the secret.
+# DingTalk custom robot: the same body to …/robot/send?access_token=…; with "加签" security the
+#                       URL also carries timestamp (ms) and sign = urlencode(base64(
+#                       HMAC-SHA256(key=secret, msg=f"{timestamp}\n{secret}"))), timestamp within
+#                       an hour. Answers {"errcode": 0, "errmsg": "ok"} (e.g. 310000 on a bad sign).
+# Feishu custom bot:    POST {"msg_type": "text", "content": {"text": …}} to …/bot/v2/hook/…; with
+#                       signature security the body also carries "timestamp" (seconds, as a
+#                       string) and "sign" = base64(HMAC-SHA256(key=f"{timestamp}\n{secret}",
+#                       msg=b"")). Answers {"code": 0, "msg": "success", …} (older servers
+#                       {"StatusCode": 0, …}); e.g. 19021 on a bad sign.
+
+
+def dingtalk_sign(secret: str, timestamp_ms: int) -> str:
+    """DingTalk's signature (base64, before URL-encoding)."""
+    digest = hmac.new(secret.encode(), f"{timestamp_ms}\n{secret}".encode(), hashlib.sha256).digest()
+    return base64.b64encode(digest).decode()
+
+
+def feishu_sign(secret: str, timestamp_s: int) -> str:
+    """Feishu's signature: the timestamp and secret are the HMAC *key*, the message is empty."""
+    digest = hmac.new(f"{timestamp_s}\n{secret}".encode(), b"", hashlib.sha256).digest()
+    return base64.b64encode(digest).decode()
+
+
+def robot_payload(kind: str, text: str, secret: str = "", now: float | None = None) -> dict[str, Any]:
+    """The text message body in the robot's own format (Feishu's signature travels in it)."""
     if kind == RobotKind.FEISHU:
-        return {"msg_type": "text", "content": {"text": text}}
+        payload: dict[str, Any] = {"msg_type": "text", "content": {"text": text}}
+        if secret:
+            ts = int(now if now is not None else time.time())
+            payload = {"timestamp": str(ts), "sign": feishu_sign(secret, ts), **payload}
+        return payload
     return {"msgtype": "text", "text": {"content": text}}  # WeCom and DingTalk share this shape
 
 
-def signed_url(kind: str, url: str, secret: str, payload: dict) -> str:
-    """DingTalk signs in the query string; Feishu in the body (payload is updated in place)."""
-    if not secret:
+def robot_url(kind: str, url: str, secret: str = "", now: float | None = None) -> str:
+    """The address to post to (DingTalk's signature travels in its query string)."""
+    if kind != RobotKind.DINGTALK or not secret:
         return url
-    ts = int(time.time())
-    if kind == RobotKind.DINGTALK:
-        ms = ts * 1000
-        digest = hmac.new(secret.encode(), f"{ms}\n{secret}".encode(), hashlib.sha256).digest()
-        sign = urllib.parse.quote_plus(base64.b64encode(digest))
-        return f"{url}{'&' if '?' in url else '?'}timestamp={ms}&sign={sign}"
+    ms = int((now if now is not None else time.time()) * 1000)
+    sign = urllib.parse.quote_plus(dingtalk_sign(secret, ms))
+    return f"{url}{'&' if '?' in url else '?'}timestamp={ms}&sign={sign}"
+
+
+def check_answer(kind: str, body: bytes) -> None:
+    """Robots answer HTTP 200 even when they refuse a message: the code in the body decides."""
+    try:
+        answer = json.loads(body or b"")
+    except ValueError:
+        raise RobotRefused("answer is not JSON") from None
+    if not isinstance(answer, dict):
+        raise RobotRefused("answer is not a JSON object")
     if kind == RobotKind.FEISHU:
-        digest = hmac.new(f"{ts}\n{secret}".encode(), b"", hashlib.sha256).digest()
-        payload.update(timestamp=str(ts), sign=base64.b64encode(digest).decode())
-    return url
+        code = answer.get("code", answer.get("StatusCode"))
+    else:
+        code = answer.get("errcode")
+    if code is None:
+        raise RobotRefused("answer carries no status code")
+    if str(code) != "0":
+        # The code only: an errmsg may quote the message back.
+        raise RobotRefused(f"error code {code}")
+
+
+def robot_text(delivery: Delivery) -> str:
+    """What the group reads: a brand tag (DingTalk's keyword security can match it), the
+    level-and-place sentence, and the link. Rendered in the site's language."""
+    with translation.override(settings.LANGUAGE_CODE):
+        brand = gettext("Xinlian")
+    return f"【{brand}】{delivery.text(settings.LANGUAGE_CODE)}\n{absolute(delivery.link)}"
 
 
 def post_webhook(delivery: Delivery) -> None:
     robot = delivery.robot
-    assert robot is not None
-    text = f"{delivery.text(settings.LANGUAGE_CODE)}\n{absolute(delivery.link)}"
-    payload = robot_payload(robot.kind, text)
-    url = signed_url(robot.kind, robot.url, robot.secret, payload)
+    if robot is None:
+        raise RobotRefused("the robot was removed")
+    payload = robot_payload(robot.kind, robot_text(delivery), robot.secret)
     req = urllib.request.Request(
-        url, data=json.dumps(payload, ensure_ascii=False).encode(), method="POST",
-        headers={"Content-Type": "application/json", "X-Xinlian-Delivery": str(delivery.key)})
-    with urllib.request.urlopen(req, timeout=WEBHOOK_TIMEOUT) as resp:  # noqa: S310 — admin-set URL
-        body = resp.read(4096)
-    # The robots answer 200 with an error code in the body when they refuse a message.
-    try:
-        answer = json.loads(body or b"{}")
-    except ValueError:
-        return
-    code = answer.get("errcode", answer.get("code", answer.get("StatusCode", 0)))
-    if code not in (0, None):
-        raise RuntimeError(f"robot refused: {code}")
+        robot_url(robot.kind, robot.url, robot.secret),
+        data=json.dumps(payload, ensure_ascii=False).encode(), method="POST",
+        headers={"Content-Type": "application/json; charset=utf-8",
+                 "X-Xinlian-Delivery": str(delivery.key)})
+    with urllib.request.urlopen(req, timeout=webhook_timeout()) as resp:  # noqa: S310 — admin-set URL
+        body = resp.read(ANSWER_LIMIT)
+    check_answer(robot.kind, body)
 
 
 def send_email(delivery: Delivery) -> None:
-    from django.core.mail import EmailMessage
+    from django.core.mail import EmailMessage, get_connection
 
     text = delivery.text(settings.LANGUAGE_CODE)
+    # Django's SMTP backend waits forever by default; a hung server must not hang the worker.
+    timeout = getattr(settings, "EMAIL_TIMEOUT", None) or webhook_timeout()
     EmailMessage(subject=text, body=f"{text}\n\n{absolute(delivery.link)}",
-                 to=[delivery.address],
+                 to=[delivery.address], connection=get_connection(timeout=timeout),
                  headers={"Message-ID": f"<{delivery.key}@xinlian>",
                           "X-Xinlian-Delivery": str(delivery.key)}).send(fail_silently=False)
 
@@ -87,27 +163,83 @@ def send_email(delivery: Delivery) -> None:
 SENDERS = {Channel.EMAIL: send_email, Channel.WEBHOOK: post_webhook}
 
 
+def describe(exc: BaseException) -> str:
+    """A short, safe account of a failure for the failed-deliveries page: never the robot's
+    address (it embeds the robot's key), the message or the recipient."""
+    if isinstance(exc, RobotRefused):
+        return f"robot refused: {exc}"
+    if isinstance(exc, urllib.error.HTTPError):
+        return f"HTTP {exc.code}"
+    reason = exc.reason if isinstance(exc, urllib.error.URLError) else exc
+    if isinstance(reason, (TimeoutError, socket.timeout)):
+        return f"timed out after {webhook_timeout():g} s"
+    if isinstance(reason, BaseException) and reason is not exc:
+        return f"{type(exc).__name__}: {type(reason).__name__}"
+    return type(exc).__name__
+
+
+def _attempt(delivery: Delivery) -> str | None:
+    """Send once; the error description, or None when the receiver took it."""
+    try:
+        SENDERS[delivery.channel](delivery)
+    except Exception as exc:  # noqa: BLE001 — every failure is recorded and retried with backoff
+        return describe(exc)
+    return None
+
+
+def _record(delivery: Delivery, error: str | None) -> None:
+    if error is None:
+        delivery.mark_sent()
+    else:
+        delivery.mark_failed_attempt(error)
+        if delivery.status == DeliveryStatus.FAILED:
+            log.warning("delivery %s failed for good after %s attempts: %s",
+                        delivery.pk, delivery.attempts, error)
+
+
+def _send_one_locked() -> bool | None:
+    """PostgreSQL: claim the oldest due row nobody holds and send it under the row lock.
+    True if sent, False if the attempt failed, None when nothing was due."""
+    with transaction.atomic():
+        delivery = (Delivery.objects.select_for_update(skip_locked=True, of=("self",))
+                    .due().order_by("next_attempt_at", "pk").select_related("robot").first())
+        if delivery is None:
+            return None
+        error = _attempt(delivery)
+        _record(delivery, error)
+    return error is None
+
+
+def _send_one_leased() -> bool | None:
+    """SQLite: claim with a lease in a short transaction, send outside it, record if still ours."""
+    now = timezone.now()
+    lease_until = now + dt.timedelta(seconds=webhook_timeout() * 2) + LEASE_MARGIN
+    with transaction.atomic():  # BEGIN IMMEDIATE: no other writer between the read and the claim
+        delivery = (Delivery.objects.due(now).order_by("next_attempt_at", "pk")
+                    .select_related("robot").first())
+        if delivery is None:
+            return None
+        Delivery.objects.filter(pk=delivery.pk).update(next_attempt_at=lease_until)
+    error = _attempt(delivery)
+    with transaction.atomic():
+        held = Delivery.objects.filter(pk=delivery.pk, status=DeliveryStatus.PENDING,
+                                       next_attempt_at=lease_until).first()
+        if held is None:  # the lease ran out and another worker took the row over
+            log.warning("delivery %s: lease lost before its result was recorded", delivery.pk)
+            return False
+        _record(held, error)
+    return error is None
+
+
 def send_due(batch: int = 100) -> int:
-    """Send the due deliveries, one locked transaction each; returns how many were sent."""
+    """Send up to ``batch`` due deliveries, one claim at a time, stopping when nothing is due;
+    returns how many were sent (a failed attempt is rescheduled with backoff, not counted)."""
+    holds_row_locks = connection.features.has_select_for_update_skip_locked
+    send_one = _send_one_locked if holds_row_locks else _send_one_leased
     sent = 0
-    ids = list(Delivery.objects.due().order_by("next_attempt_at").values_list("pk", flat=True)[:batch])
-    for pk in ids:
-        with transaction.atomic():
-            delivery = (Delivery.objects.select_for_update(skip_locked=True)
-                        .due().filter(pk=pk).select_related("robot").first())
-            if delivery is None:  # another worker has it, or sent it already
-                continue
-            try:
-                SENDERS[delivery.channel](delivery)
-            except Exception as exc:  # noqa: BLE001 — every failure is retried with backoff
-                # The error class only: robot answers and SMTP errors may echo the message.
-                delivery.mark_failed_attempt(type(exc).__name__ + (
-                    f": {exc}" if isinstance(exc, RuntimeError) else ""))
-                continue
-            delivery.mark_sent()
-            sent += 1
+    for _ in range(batch):
+        outcome = send_one()
+        if outcome is None:
+            break
+        sent += outcome
     return sent
-
-
-def now() -> str:
-    return timezone.now().isoformat()

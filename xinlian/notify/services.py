@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Iterable
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 from django.utils.translation import gettext_noop
 
-from xinlian.network.models import User
+from xinlian.network.models import UnitKind, User
 
 from .models import Channel, Delivery, Robot
 
@@ -23,8 +24,12 @@ LEVEL_LABELS = {"red": gettext_noop("red"), "orange": gettext_noop("orange"),
 
 def _fan_out(alert: Alert, people: Iterable[User], message: str) -> list[Delivery]:
     student = alert.student
-    leaf = student.dorm or student.klass
-    place = (student.klass.breadcrumb() if student.klass_id else leaf.breadcrumb())
+    # One query for both the place and the robots' units (this runs for every escalation):
+    # the class and its ancestors, plus the dormitory, are every unit that holds the student.
+    chain = student.klass.ancestors_and_self()
+    place = " ".join(u.display_name for u in chain  # as Unit.breadcrumb()
+                     if u.kind not in (UnitKind.BUREAU, UnitKind.SCHOOL))
+    unit_ids = [u.pk for u in chain] + ([student.dorm_id] if student.dorm_id else [])
     params = {"level_label": LEVEL_LABELS[alert.level], "place": place}
     link = alert.get_absolute_url()
     rows: list[Delivery] = []
@@ -34,7 +39,6 @@ def _fan_out(alert: Alert, people: Iterable[User], message: str) -> list[Deliver
         if user.email:
             rows.append(Delivery(channel=Channel.EMAIL, recipient=user, address=user.email,
                                  message=message, params=params, link=link))
-    unit_ids = [u.pk for u in student.units()]
     for robot in Robot.objects.filter(unit_id__in=unit_ids, is_active=True):
         if robot.hears(alert.level):
             rows.append(Delivery(channel=Channel.WEBHOOK, robot=robot, message=message,

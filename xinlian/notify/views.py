@@ -1,0 +1,145 @@
+"""The in-app inbox with its live unread badge, and the centre's list of failed deliveries.
+
+A message says only a level, a place and a link, so the inbox needs no tier check: a user
+reads their own messages. What a link points at is guarded by the page it opens. Failed
+deliveries are for the centre (holders of ``Cap.MANAGE_NETWORK``) within its subtree."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import get_language
+from django.utils.translation import gettext as _
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_POST
+
+from xinlian.access.policy import Cap, scope_units
+from xinlian.network.models import Unit
+
+from .models import Channel, Delivery
+
+PAGE_SIZE = 30
+HTMX_STOP_POLLING = 286  # htmx stops an `every …` trigger when answered with this status
+
+
+def _is_htmx(request: HttpRequest) -> bool:
+    return request.headers.get("HX-Request") == "true"
+
+
+def _not_activity(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """A background poll is not the user's activity: it must not keep an idle session alive.
+
+    The session middleware saves — and so renews — the session on every request
+    (SESSION_SAVE_EVERY_REQUEST, for the idle timeout); it leaves the session alone when the
+    request no longer carries one, so the attribute is dropped once the view has answered."""
+
+    @wraps(view)
+    def wrapped(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        response = view(request, *args, **kwargs)
+        if hasattr(request, "session"):
+            del request.session
+        return response
+
+    return wrapped
+
+
+def _centre_units(request: HttpRequest) -> list[Unit]:
+    units = scope_units(request.user, Cap.MANAGE_NETWORK)  # type: ignore[arg-type]
+    if not units:
+        raise PermissionDenied
+    return units
+
+
+def _local(link: str, request: HttpRequest) -> bool:
+    return link.startswith("/") and url_has_allowed_host_and_scheme(
+        link, allowed_hosts={request.get_host()}, require_https=request.is_secure())
+
+
+# --- inbox ------------------------------------------------------------------------------------
+
+
+@require_GET
+@login_required
+def inbox(request: HttpRequest) -> HttpResponse:
+    mine = Delivery.objects.inbox_of(request.user)
+    page = Paginator(mine.order_by("-created_at", "-pk"), PAGE_SIZE).get_page(request.GET.get("page"))
+    language = get_language()
+    centre = scope_units(request.user, Cap.MANAGE_NETWORK)  # type: ignore[arg-type]
+    failed = Delivery.objects.failed().outbound().for_units(centre).count() if centre else None
+    return render(request, "notify/inbox.html", {
+        "page": page,
+        "items": [(d, d.text(language)) for d in page],
+        "unread": mine.unread().count(),
+        "failed": failed,
+    })
+
+
+@require_POST
+@login_required
+def inbox_read(request: HttpRequest, pk: int) -> HttpResponse:
+    """Open a message: mark it read, then go where it points (a path inside Xinlian)."""
+    delivery = get_object_or_404(Delivery.objects.inbox_of(request.user), pk=pk)
+    Delivery.objects.filter(pk=delivery.pk).mark_read()
+    if delivery.link and _local(delivery.link, request):
+        return redirect(delivery.link)
+    return redirect("inbox")
+
+
+@require_POST
+@login_required
+def inbox_read_all(request: HttpRequest) -> HttpResponse:
+    Delivery.objects.inbox_of(request.user).mark_read()
+    return redirect("inbox")
+
+
+@require_GET
+@never_cache
+@_not_activity
+def inbox_badge(request: HttpRequest) -> HttpResponse:
+    """The unread count for the navbar, polled by htmx."""
+    if not request.user.is_authenticated:
+        if _is_htmx(request):  # signed out meanwhile: stop polling, swap nothing in
+            return HttpResponse(status=HTMX_STOP_POLLING)
+        return redirect_to_login(request.get_full_path())
+    unread = Delivery.objects.inbox_of(request.user).unread().count()
+    return render(request, "notify/_badge_count.html", {"unread": unread})
+
+
+# --- failed deliveries (the centre) ------------------------------------------------------------
+
+
+@require_GET
+@login_required
+def deliveries_failed(request: HttpRequest) -> HttpResponse:
+    units = _centre_units(request)
+    failed = (Delivery.objects.failed().outbound().for_units(units)
+              .select_related("robot", "robot__unit", "recipient").order_by("-created_at", "-pk"))
+    page = Paginator(failed, PAGE_SIZE).get_page(request.GET.get("page"))
+    language = get_language()
+    return render(request, "notify/failed.html", {
+        "page": page,
+        "items": [(d, d.text(language)) for d in page],
+        "webhook": Channel.WEBHOOK,
+        "max_attempts": Delivery.MAX_ATTEMPTS,
+    })
+
+
+@require_POST
+@login_required
+def delivery_retry(request: HttpRequest, pk: int) -> HttpResponse:
+    units = _centre_units(request)
+    delivery = get_object_or_404(Delivery.objects.outbound().for_units(units), pk=pk)
+    if delivery.retry():
+        messages.success(request, _("The message is queued again; the worker sends it shortly."))
+    else:
+        messages.info(request, _("This message is no longer failed."))
+    return redirect("deliveries-failed")
