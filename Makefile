@@ -35,9 +35,10 @@ lint: $(STAMP)
 messages: $(STAMP)
 	cd xinlian && ../$(BIN)/xinlian compilemessages -v 0
 
-## make bench — benchmarks; figures printed and written to bench/results/*.json
+## make bench — benchmarks on SQLite and on a private PostgreSQL; figures in bench/results/*.json
 bench: $(STAMP) messages
-	$(BIN)/python bench/run.py
+	$(BIN)/python bench/run.py --db sqlite
+	$(BIN)/python bench/run.py --db postgres
 
 serve: $(STAMP)
 	$(BIN)/xinlian serve
