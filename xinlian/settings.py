@@ -125,6 +125,8 @@ DATABASES = {
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # The embedded database lives under the data folder: make it on first use (a fresh clone).
+    Path(DATABASES["default"]["NAME"]).parent.mkdir(parents=True, exist_ok=True)
     # WAL + a busy timeout let the server and the worker share the embedded database.
     DATABASES["default"]["OPTIONS"] = {
         "timeout": 20,
