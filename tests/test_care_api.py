@@ -72,6 +72,12 @@ class ConcernApiTests(CareApiTestCase):
         self.assertEqual(Concern.objects.count(), 1)
         self.assertEqual(Alert.objects.count(), 1)
 
+    def test_a_guardians_call_filed_by_staff(self):
+        response = self.file_concern("head_teacher_a1", heard_from="guardian")
+        self.assertEqual(response.status_code, 201)
+        self.assertEqual(response.json()["heard_from"], "guardian")
+        self.assertEqual(self.file_concern(heard_from="rumour").status_code, 400)
+
     def test_self_harm_or_urgent_now_is_red(self):
         self.assertEqual(self.alert_of(self.file_concern(category="self_harm")).level, "red")
         self.assertEqual(self.alert_of(self.file_concern(urgency="now")).level, "red")

@@ -238,3 +238,16 @@ class CaseTests(LadderTestCase):
         kinds = set(chronology_for(self.request("director"), student,
                                    caps_over_student(self.director_u, student)).values_list("kind", flat=True))
         self.assertIn("case.assessment", kinds)
+
+
+class HeardFromTests(LadderTestCase):
+    def test_a_guardians_call_is_reported_through_staff(self):
+        concern, _ = self.report(reporter=self.persona("head_teacher_a1"), heard_from="guardian",
+                                 seen="家长来电：孩子这周不肯吃饭")
+        concern.refresh_from_db()
+        self.assertEqual(concern.heard_from, "guardian")
+        self.assertEqual(concern.alerts.get().level, "yellow")
+
+    def test_default_is_first_hand(self):
+        concern, _ = self.report()
+        self.assertEqual(concern.heard_from, "self")

@@ -96,6 +96,12 @@ class ReportConcernTests(CarePagesTestCase):
         self.assertContains(page, "Your report has been received")
         self.assertNotContains(page, "tel:120")
 
+    def test_head_teacher_relays_a_guardians_call(self):
+        self.login("head_teacher_a1")
+        response = self.client.post(self.url("concern-new"), {**self.form(), "heard_from": "guardian"})
+        self.assertEqual(response.status_code, 302)
+        self.assertEqual(Concern.objects.get().heard_from, "guardian")
+
     def test_double_tap_is_one_concern(self):
         self.login("liaison_a1")
         data = self.form()

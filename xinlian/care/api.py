@@ -79,6 +79,7 @@ from .models import (
     Category,
     Concern,
     FollowUp,
+    HeardFrom,
     Level,
     LevelSetting,
     RecordKind,
@@ -166,6 +167,9 @@ class ConcernInputSerializer(serializers.Serializer):
     urgency = _choice(Urgency)
     seen = serializers.CharField(max_length=4000, help_text=_("What was seen or heard."))
     seen_at = serializers.DateTimeField(required=False, help_text=_("When; defaults to now."))
+    heard_from = serializers.ChoiceField(choices=HeardFrom.choices, default=HeardFrom.SELF,
+                                         help_text=_("Where the information came from (a guardian's "
+                                                     "call is reported through staff)."))
 
     def validate_seen_at(self, value: dt.datetime) -> dt.datetime:
         if value > timezone.now() + SEEN_AT_SKEW:
@@ -186,7 +190,7 @@ class MyConcernSerializer(serializers.ModelSerializer):
     class Meta:
         model = Concern
         fields = ["id", "key", "student", "category", "category_label", "urgency", "urgency_label",
-                  "seen_at", "created_at", "status"]
+                  "seen_at", "heard_from", "created_at", "status"]
 
 
 @extend_schema_view(
@@ -222,7 +226,8 @@ class ConcernViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
         try:
             concern, created = Concern.submit(key=v["key"], reporter=user, student=student,
                                               category=v["category"], urgency=v["urgency"],
-                                              seen=v["seen"], seen_at=v.get("seen_at"))
+                                              seen=v["seen"], seen_at=v.get("seen_at"),
+                                              heard_from=v["heard_from"])
         except CareError as exc:
             return _conflict(exc)
         body = MyConcernSerializer(concern, context=self.get_serializer_context()).data

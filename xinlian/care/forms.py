@@ -15,7 +15,7 @@ from django.utils.translation import gettext_lazy as _
 
 from xinlian.network.models import Guardian, Student, User
 
-from .models import Category, RecordKind, RiskLevel, Triage, Urgency
+from .models import Category, HeardFrom, RecordKind, RiskLevel, Triage, Urgency
 
 LOCAL_INPUT = "%Y-%m-%dT%H:%M"
 # A phone's clock may run a little fast; a report "from the future" beyond this is a typo.
@@ -88,6 +88,8 @@ class ConcernForm(forms.Form):
     seen = forms.CharField(label=_("What did you see or hear?"), max_length=4000,
                            widget=textarea(4, placeholder=_("Facts: what happened, what was said, "
                                                             "since when.")))
+    heard_from = forms.ChoiceField(label=_("How do you know?"), choices=HeardFrom.choices,
+                                   initial=HeardFrom.SELF, required=False)
     seen_at = forms.DateTimeField(label=_("When"), input_formats=[LOCAL_INPUT, "%Y-%m-%d %H:%M"],
                                   widget=DateTimeLocalInput(), validators=[not_in_future])
 
@@ -101,6 +103,7 @@ class ConcernForm(forms.Form):
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
+        data["heard_from"] = data.get("heard_from") or HeardFrom.SELF
         number = (data.get("student_number") or "").strip()
         if number:  # a typed number wins over a ticked choice: it was the later, deliberate act
             found = self.students.filter(user__username=number).first()

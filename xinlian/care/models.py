@@ -192,6 +192,15 @@ class Urgency(models.TextChoices):
     ROUTINE = "routine", _("Routine")
 
 
+class HeardFrom(models.TextChoices):
+    """Where the reporter's information came from: a guardian's call is reported through staff."""
+
+    SELF = "self", _("I saw or heard it myself")
+    GUARDIAN = "guardian", _("A guardian told me")
+    STUDENT = "student", _("A student told me")
+    OTHER = "other", _("Someone else told me")
+
+
 URGENCY_LEVEL = {Urgency.NOW: Level.RED, Urgency.SOON: Level.ORANGE, Urgency.ROUTINE: Level.YELLOW}
 
 
@@ -206,6 +215,8 @@ class Concern(models.Model):
     urgency = models.CharField(_("urgency"), max_length=8, choices=Urgency.choices)
     seen = EncryptedTextField(_("what was seen"))
     seen_at = models.DateTimeField(_("when"), default=timezone.now)
+    heard_from = models.CharField(_("heard from"), max_length=8, choices=HeardFrom.choices,
+                                  default=HeardFrom.SELF)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -225,7 +236,8 @@ class Concern(models.Model):
 
     @classmethod
     def submit(cls, *, key: uuid.UUID | None, reporter: User, student: Student, category: str,
-               urgency: str, seen: str, seen_at: dt.datetime | None = None) -> tuple[Concern, bool]:
+               urgency: str, seen: str, seen_at: dt.datetime | None = None,
+               heard_from: str = HeardFrom.SELF) -> tuple[Concern, bool]:
         """File a concern and raise its alert in one transaction. Idempotent by ``key``:
         a replay returns the first concern and ``created=False``."""
         key = key or uuid.uuid4()
@@ -237,7 +249,7 @@ class Concern(models.Model):
                 return existing, False
             concern = cls.objects.create(key=key, reporter=reporter, student=student,
                                          category=category, urgency=urgency, seen=seen,
-                                         seen_at=seen_at or timezone.now())
+                                         seen_at=seen_at or timezone.now(), heard_from=heard_from)
             TimelineEntry.add(student, "concern", Tier.RISK, "Concern reported", actor=reporter,
                               at=concern.created_at)
             Alert.raise_for(student, concern.level, AlertSource.CONCERN, concern=concern)

@@ -195,7 +195,7 @@ def concern_new(request: HttpRequest) -> HttpResponse:
                 concern, _created = Concern.submit(
                     key=data["key"], reporter=user, student=data["student"],
                     category=data["category"], urgency=data["urgency"], seen=data["seen"],
-                    seen_at=data["seen_at"])
+                    seen_at=data["seen_at"], heard_from=data["heard_from"])
             except CareError as error:
                 form.add_error(None, error)
             else:
