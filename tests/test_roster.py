@@ -14,6 +14,7 @@ from django.utils import translation
 from openpyxl import load_workbook
 
 from xinlian.access.models import AuditEvent
+from xinlian.access.policy import Cap, scope_units, visible_students
 from xinlian.lib.spreadsheet import SpreadsheetError, decode_text, read_spreadsheet, safe_cell
 from xinlian.network import roster
 from xinlian.network.models import (
@@ -45,7 +46,12 @@ S3 = ["20230003", "黄三", "F", "20050309", "CA-2", "", "2023", "", "经济困�
 
 
 def imp(data: bytes, name: str = "roster.csv", *, dry_run: bool = False, actor: User | None = None):
-    return import_roster(io.BytesIO(data), name, dry_run=dry_run, actor=actor)
+    scope = None if actor is None else scope_units(actor, Cap.IMPORT_ROSTER)
+    return import_roster(io.BytesIO(data), name, dry_run=dry_run, scope=scope)
+
+
+def export_for(user: User) -> tuple[bytes, int]:
+    return export_roster(visible_students(user, Cap.EXPORT_ROSTER))
 
 
 def err_at(report, row: int, column: str) -> str:
@@ -437,7 +443,7 @@ class ExportTests(NetworkTestCase):
         return [[c.value for c in row] for row in wb["学生"].iter_rows()]
 
     def test_head_teacher_gets_only_class_a1(self) -> None:
-        data, count = export_roster(self.persona("head_teacher_a1"))
+        data, count = export_for(self.persona("head_teacher_a1"))
         rows = self.read(data)
         self.assertEqual(rows[0][:5], ["学号", "姓名", "性别", "出生日期", "班级代码"])
         self.assertEqual(count, len(rows) - 1)
@@ -445,7 +451,7 @@ class ExportTests(NetworkTestCase):
         self.assertEqual(sorted(r[0] for r in rows[1:]), ["S0001", "S0002", "S0003", "S0006", "S0007"])
 
     def test_director_gets_the_school_and_export_reimports_unchanged(self) -> None:
-        data, count = export_roster(self.persona("director"))
+        data, count = export_for(self.persona("director"))
         self.assertEqual(count, Student.objects.count())
         report = imp(data, "export.xlsx")
         self.assertTrue(report.ok, [str(e) for e in report.errors])
@@ -455,7 +461,7 @@ class ExportTests(NetworkTestCase):
     def test_formula_injection_is_neutralised(self) -> None:
         evil = make_student("S0099", "=cmd|' /C calc'!A0", self.class_a1)
         User.objects.filter(pk=evil.user_id).update(full_name="=cmd|' /C calc'!A0")
-        data, _count = export_roster(self.persona("head_teacher_a1"))
+        data, _count = export_for(self.persona("head_teacher_a1"))
         wb = load_workbook(io.BytesIO(data))
         cell = next(row[1] for row in wb["学生"].iter_rows(min_row=2) if row[0].value == "S0099")
         self.assertEqual(cell.value, "'=cmd|' /C calc'!A0")

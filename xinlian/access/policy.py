@@ -73,6 +73,11 @@ def scope_units(user: User, cap: Cap) -> list[Unit]:
     return kept
 
 
+def scope_label(user: User, cap: Cap) -> str:
+    """The codes of the units ``cap`` reaches for ``user`` — what an export covered, for its audit row."""
+    return ",".join(u.code for u in scope_units(user, cap))[:64] or "-"
+
+
 def has_cap(user: User, cap: Cap) -> bool:
     return bool(scope_units(user, cap))
 

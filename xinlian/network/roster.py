@@ -26,6 +26,7 @@ from django.conf import settings
 from django.contrib.auth.hashers import UNUSABLE_PASSWORD_PREFIX
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
+from django.db.models import QuerySet
 from django.template.defaultfilters import filesizeformat
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
@@ -428,14 +429,9 @@ class _StudentPlan:
 
 
 class _Importer:
-    def __init__(self, filename: str, dry_run: bool, actor: User | None) -> None:
+    def __init__(self, filename: str, dry_run: bool, scope: list[Unit] | None) -> None:
         self.report = ImportReport(filename=filename, dry_run=dry_run)
-        self.actor = actor
-        self.scope_paths: list[str] | None = None
-        if actor is not None:
-            from xinlian.access.policy import Cap, scope_units  # access sits above network
-
-            self.scope_paths = [u.path for u in scope_units(actor, Cap.IMPORT_ROSTER)]
+        self.scope_paths: list[str] | None = None if scope is None else [u.path for u in scope]
         self.units: dict[str, _UnitInfo] = {}
         self.users: dict[str, _UserInfo] = {}
         self.numbers_seen: dict[str, tuple[str, int]] = {}
@@ -1226,15 +1222,16 @@ def _bulk_update(model: type, changes: list[tuple[int, dict[str, Any]]]) -> None
 
 
 def import_roster(source: str | os.PathLike[str] | IO[bytes], filename: str | None = None, *,
-                  dry_run: bool, actor: User | None = None) -> ImportReport:
+                  dry_run: bool, scope: list[Unit] | None = None) -> ImportReport:
     """Validate every row of ``source`` and, unless ``dry_run`` or any error, write it all at once.
 
-    ``actor`` limits units and people to the actor's IMPORT_ROSTER scope (None: no limit, for the
-    command line). Error messages are in the language active during the call."""
+    ``scope`` limits units and people to those subtrees — the caller asks the access policy
+    for the importer's IMPORT_ROSTER scope (None: no limit, for the command line without a
+    user). Error messages are in the language active during the call."""
     if filename is None:
         filename = os.path.basename(str(source)) if isinstance(source, (str, os.PathLike)) else (
             getattr(source, "name", "") or "roster.xlsx")
-    return _Importer(filename, dry_run, actor).run(source)
+    return _Importer(filename, dry_run, scope).run(source)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1319,14 +1316,13 @@ EXPORT_HEADER = ("学号", "姓名", "性别", "出生日期", "班级代码", "
                  "班级名称", "宿舍名称")
 
 
-def export_roster(user: User) -> tuple[bytes, int]:
-    """(xlsx bytes, row count) of the students in ``user``'s EXPORT_ROSTER scope; the caller audits.
+def export_roster(students: QuerySet[Student]) -> tuple[bytes, int]:
+    """(xlsx bytes, row count) of ``students`` — the caller passes the user's EXPORT_ROSTER scope
+    from the access policy, and audits.
 
     The headers match the import template, so an export can be edited and imported back. Cells
     are formula-safe and rows are streamed from the database into a write-only workbook."""
-    from xinlian.access.policy import Cap, visible_students
-
-    qs = (visible_students(user, Cap.EXPORT_ROSTER)
+    qs = (students
           .order_by("klass__path", "user__username")
           .values_list("user__username", "user__full_name", "gender", "birth_date", "klass__code",
                        "dorm__code", "enrolment_year", "status", "klass__name", "dorm__name"))
@@ -1343,10 +1339,3 @@ def export_roster(user: User) -> tuple[bytes, int]:
     data = write_xlsx([("学生", EXPORT_HEADER, rows())],
                       widths={"学生": (14, 12, 6, 12, 16, 18, 10, 10, 18, 14)})
     return data, count
-
-
-def export_scope_id(user: User) -> str:
-    """What an export covered, for its audit row: the codes of the units in the user's export scope."""
-    from xinlian.access.policy import Cap, scope_units
-
-    return ",".join(u.code for u in scope_units(user, Cap.EXPORT_ROSTER))[:64] or "-"

@@ -26,12 +26,11 @@ from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_GET, require_http_methods
 
-from xinlian.access.policy import Cap, audit, has_cap
+from xinlian.access.policy import Cap, audit, has_cap, scope_label, scope_units, visible_students
 from xinlian.network.roster import (
     ImportReport,
     build_template,
     export_roster,
-    export_scope_id,
     import_roster,
 )
 
@@ -128,7 +127,8 @@ def _preview(request: HttpRequest) -> HttpResponse:
     _sweep_stale()
     if upload.size > settings.ROSTER_MAX_UPLOAD_BYTES:
         # import_roster refuses it too; answering here avoids copying it to the waiting folder.
-        report = import_roster(upload, upload.name, dry_run=True, actor=request.user)
+        report = import_roster(upload, upload.name, dry_run=True,
+                                   scope=scope_units(request.user, Cap.IMPORT_ROSTER))
         return _render(request, report=report)
     token = secrets.token_urlsafe(24)
     path = _pending_path(token)
@@ -137,7 +137,8 @@ def _preview(request: HttpRequest) -> HttpResponse:
     with os.fdopen(fd, "wb") as out:
         for chunk in upload.chunks():
             out.write(chunk)
-    report = import_roster(path, upload.name, dry_run=True, actor=request.user)
+    report = import_roster(path, upload.name, dry_run=True,
+                                   scope=scope_units(request.user, Cap.IMPORT_ROSTER))
     if report.ok and report.changes:
         request.session[PENDING] = {"token": token, "name": upload.name[:200], "at": time.time()}
         return _render(request, report=report, stage="preview")
@@ -155,7 +156,8 @@ def _confirm(request: HttpRequest) -> HttpResponse:
         return _render(request, status=400, form_error=_(
             "The previewed file is no longer available; upload it again."))
     try:
-        report = import_roster(path, pending["name"], dry_run=False, actor=request.user)
+        report = import_roster(path, pending["name"], dry_run=False,
+                               scope=scope_units(request.user, Cap.IMPORT_ROSTER))
     finally:
         path.unlink(missing_ok=True)
     if report.written:
@@ -181,9 +183,9 @@ def roster_export(request: HttpRequest) -> HttpResponse:
     user = request.user
     if not has_cap(user, Cap.EXPORT_ROSTER):  # type: ignore[arg-type]
         raise PermissionDenied
-    data, count = export_roster(user)  # type: ignore[arg-type]
+    data, count = export_roster(visible_students(user, Cap.EXPORT_ROSTER))  # type: ignore[arg-type]
     audit(request, "roster.export", object_type="network.roster",
-          object_id=export_scope_id(user), detail=str(count))  # type: ignore[arg-type]
+          object_id=scope_label(user, Cap.EXPORT_ROSTER), detail=str(count))  # type: ignore[arg-type]
     response = HttpResponse(data, content_type=XLSX)
     filename = f"roster-{timezone.localdate():%Y%m%d}.xlsx"
     response["Content-Disposition"] = content_disposition_header(True, filename)

@@ -8,6 +8,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils.translation import gettext as _
 
 from xinlian.access.models import AuditEvent
+from xinlian.access.policy import Cap, scope_units
 from xinlian.network.models import User
 from xinlian.network.roster import import_roster
 
@@ -31,7 +32,8 @@ class Command(BaseCommand):
             actor = User.objects.filter(username=opts["user"]).first()
             if actor is None:
                 raise CommandError(_("No user has the number “%(number)s”.") % {"number": opts["user"]})
-        report = import_roster(path, path.name, dry_run=bool(opts["dry_run"]), actor=actor)
+        scope = None if actor is None else scope_units(actor, Cap.IMPORT_ROSTER)
+        report = import_roster(path, path.name, dry_run=bool(opts["dry_run"]), scope=scope)
         if report.errors:
             # Counts mean nothing once a row failed: validation stops before planning the writes.
             for err in report.errors:

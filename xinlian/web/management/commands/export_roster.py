@@ -8,9 +8,9 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils.translation import gettext as _
 
 from xinlian.access.models import AuditEvent
-from xinlian.access.policy import Cap, has_cap
+from xinlian.access.policy import Cap, has_cap, scope_label, visible_students
 from xinlian.network.models import User
-from xinlian.network.roster import export_roster, export_scope_id
+from xinlian.network.roster import export_roster
 
 
 class Command(BaseCommand):
@@ -27,9 +27,9 @@ class Command(BaseCommand):
             raise CommandError(_("No user has the number “%(number)s”.") % {"number": opts["user"]})
         if not has_cap(user, Cap.EXPORT_ROSTER):
             raise CommandError(_("%(number)s may not export the roster.") % {"number": user.username})
-        data, count = export_roster(user)
+        data, count = export_roster(visible_students(user, Cap.EXPORT_ROSTER))
         Path(str(opts["output"])).write_bytes(data)
         AuditEvent.objects.record(actor=user, action="roster.export", object_type="network.roster",
-                                  object_id=export_scope_id(user), detail=str(count))
+                                  object_id=scope_label(user, Cap.EXPORT_ROSTER), detail=str(count))
         self.stdout.write(_("%(count)d students written to %(path)s.") % {"count": count, "path": opts["output"]})
 
