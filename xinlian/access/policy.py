@@ -62,6 +62,11 @@ def _posts(user: User) -> list[Post]:
     return cached
 
 
+def active_posts_of(user: User) -> list[Post]:
+    """The user's posts in force today, read once per request (the same cache the policy uses)."""
+    return _posts(user)
+
+
 def scope_units(user: User, cap: Cap) -> list[Unit]:
     """The units whose subtrees ``cap`` reaches for ``user``, without nested duplicates."""
     units = [p.unit for p in _posts(user) if cap in ROLE_CAPS[p.role]]

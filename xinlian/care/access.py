@@ -13,6 +13,7 @@ from xinlian.access.models import AuditResult
 from xinlian.access.policy import (
     ROLE_CAPS,
     Cap,
+    active_posts_of,
     audit,
     caps_over_student,
     has_cap,
@@ -170,8 +171,7 @@ def may_set_level(user: User, student: Student) -> bool:
 
 def uses_alert_inbox(user: User) -> bool:
     """Holders of the risk tier anywhere, and anyone on a rung of the escalation ladder."""
-    return has_cap(user, Cap.RISK) or \
-        Post.objects.active().filter(person=user, role__in=LADDER_ROLES).exists()
+    return has_cap(user, Cap.RISK) or any(p.role in LADDER_ROLES for p in active_posts_of(user))
 
 
 def uses_case_list(user: User) -> bool:

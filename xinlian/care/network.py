@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from django.db.models import Q
 
+from xinlian.access.policy import active_posts_of
 from xinlian.network.models import Post, Role, Student, Unit, User
 
 LADDER: list[tuple[str, ...]] = [
@@ -53,7 +54,7 @@ def inbox_filter(user: User) -> Q:
     """A Q over Alert for the alerts ``user`` answers for: their rung, once the alert has
     climbed to it, for students under their post's unit — plus every red alert for the centre."""
     q = Q(pk__in=[])
-    for post in Post.objects.active().filter(person=user).select_related("unit"):
+    for post in active_posts_of(user):
         for step, roles in enumerate(LADDER):
             if post.role in roles:
                 in_unit = (Q(student__dorm__path__startswith=post.unit.path)

@@ -9,14 +9,14 @@ from typing import Any
 from django import template
 
 from xinlian.access.policy import Cap, caps_of, caps_over_student
-from xinlian.network.models import Post, Student
+from xinlian.network.models import Student
 
 from ..access import (
-    LADDER_ROLES,
     chronology_for,
     is_centre_staff_for,
     reportable_students,
     sees_clinical,
+    uses_alert_inbox,
     visible_cases,
 )
 from ..forms import FollowUpForm, RiskLevelForm
@@ -50,7 +50,7 @@ def care_nav(user: Any) -> dict[str, bool]:
         return {}
     caps = caps_of(user)
     risk = Cap.RISK in caps
-    inbox = risk or Post.objects.active().filter(person=user, role__in=LADDER_ROLES).exists()
+    inbox = uses_alert_inbox(user)
     report = Cap.REPORT in caps or user.kind == "student"
     return {
         "report": report,

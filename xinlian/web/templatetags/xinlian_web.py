@@ -7,7 +7,8 @@ from typing import Any
 
 from django import template
 
-from xinlian.access.policy import Cap, caps_of
+from xinlian.access.backoffice import may_use_back_office
+from xinlian.access.policy import Cap, active_posts_of, caps_of
 
 register = template.Library()
 
@@ -21,9 +22,10 @@ def nav_for(user: Any) -> dict[str, bool]:
     return {
         "network": bool(caps & {Cap.ROSTER, Cap.STATS}),
         # A student with no post has no duties: the item would only lead to an empty page.
-        "my_posts": user.kind != "student" or bool(caps) or user.active_posts().exists(),
+        "my_posts": user.kind != "student" or bool(active_posts_of(user)),
         "roster_import": Cap.IMPORT_ROSTER in caps,
-        "admin": bool(user.is_staff),
+        # The back office lets in whom the policy lets in; the is_staff flag means nothing there.
+        "admin": may_use_back_office(user),
     }
 
 
