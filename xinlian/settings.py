@@ -78,6 +78,7 @@ INSTALLED_APPS = [
     "xinlian.access",
     "xinlian.notify",
     "xinlian.care",
+    "xinlian.screening",
     "xinlian.web",
 ]
 

@@ -11,6 +11,8 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/v1/care/", include("xinlian.care.api_urls")),
     path("care/", include("xinlian.care.urls")),
+    path("api/v1/screening/", include("xinlian.screening.api_urls")),
+    path("screening/", include("xinlian.screening.urls")),
     path("inbox/", include("xinlian.notify.urls")),
     path("", include("xinlian.web.urls")),
 ]

@@ -67,3 +67,17 @@ def break_glass_used(case, directors: Iterable[User]) -> list[Delivery]:  # noqa
                       params={"place": place}, link=case.get_absolute_url())
              for u in directors if u.email]
     return Delivery.objects.bulk_create(rows)
+
+
+def notify_users(people: Iterable[User], message: str, params: dict, link: str) -> list[Delivery]:
+    """A plain message to named people (inbox, and e-mail where they have one). ``message`` is
+    a msgid (marked with gettext_noop by the caller) rendered in each reader's language; params
+    must never carry a name or anything sensitive."""
+    rows: list[Delivery] = []
+    for user in people:
+        rows.append(Delivery(channel=Channel.INBOX, recipient=user, message=message,
+                             params=params, link=link, status="sent"))
+        if user.email:
+            rows.append(Delivery(channel=Channel.EMAIL, recipient=user, address=user.email,
+                                 message=message, params=params, link=link))
+    return Delivery.objects.bulk_create(rows)

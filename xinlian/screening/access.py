@@ -1,0 +1,156 @@
+"""Who sees what of a screening, built only on the policy's primitives (xinlian.access.policy).
+
+- Results (scores, item answers) are tier 3: centre staff (Cap.SCORES from a post at the school)
+  and the student's 辅导员 (Cap.SCORES from a college or class post) — the latter only when the
+  campaign's visibility allows it. Every read is audited.
+- Progress (invited / started / completed / declined, and who has not finished) is roster-level
+  follow-up work: holders of the risk tier over the students (head teachers, 辅导员, college
+  leads, the centre).
+- Interview status ("pending" / "done") is tier 2; the reasons, outcome notes and scores are
+  tier 3.
+- Peer reporters and other students see nothing; a respondent sees only their own assignment.
+Out-of-scope objects answer 404.
+"""
+
+from __future__ import annotations
+
+from django.db.models import Q, QuerySet
+from django.http import Http404, HttpRequest
+
+from xinlian.access.models import AuditResult
+from xinlian.access.policy import Cap, active_posts_of, audit, scope_units, visible_students
+from xinlian.network.models import Role, Student, Unit, UnitKind, User
+
+from .models import Assignment, Campaign, Interview, Result, Visibility
+
+CENTRE_ROLES = (Role.CENTRE_DIRECTOR, Role.COUNSELLOR)
+
+
+def _user(request: HttpRequest) -> User:
+    return request.user  # type: ignore[return-value]
+
+
+def centre_units(user: User) -> list[Unit]:
+    """Schools (or a bureau) where the user holds the scores tier: the centre's reach."""
+    return [u for u in scope_units(user, Cap.SCORES) if u.kind in (UnitKind.SCHOOL, UnitKind.BUREAU)]
+
+
+def managed_schools(user: User) -> list[Unit]:
+    """Schools whose campaigns the user runs: the counselling-centre director's."""
+    return [p.unit for p in active_posts_of(user)
+            if p.role == Role.CENTRE_DIRECTOR and p.unit.kind == UnitKind.SCHOOL]
+
+
+def may_manage(user: User, campaign: Campaign) -> bool:
+    return campaign.school_id in {u.pk for u in managed_schools(user)}
+
+
+def _under(units: list[Unit], field: str = "student__klass__path") -> Q:
+    q = Q(pk__in=[])
+    for u in units:
+        q |= Q(**{f"{field}__startswith": u.path})
+    return q
+
+
+def visible_campaigns(user: User) -> QuerySet[Campaign]:
+    """Campaigns of the schools where the user follows students up (risk tier) or runs the centre."""
+    units = scope_units(user, Cap.RISK) + managed_schools(user)
+    school_ids = set()
+    for u in units:
+        if u.kind == UnitKind.BUREAU:
+            school_ids |= set(Unit.objects.subtree_of([u]).filter(kind=UnitKind.SCHOOL)
+                              .values_list("pk", flat=True))
+        else:
+            school = u.school()
+            if school is not None:
+                school_ids.add(school.pk)
+    return Campaign.objects.filter(school_id__in=school_ids)
+
+
+def get_campaign_for_user(request: HttpRequest, pk: int) -> tuple[Campaign, bool]:
+    """The campaign and whether the user manages it; 404 when it is not theirs to see."""
+    user = _user(request)
+    campaign = visible_campaigns(user).select_related("school").filter(pk=pk).first()
+    if campaign is None:
+        raise Http404
+    return campaign, may_manage(user, campaign)
+
+
+def progress_assignments(user: User, campaign: Campaign) -> QuerySet[Assignment]:
+    """Assignments whose progress the user may follow: students they hold the risk tier over
+    (by the student's class now, not at invitation), and — for the centre — staff respondents."""
+    qs = campaign.assignments.filter(student__in=visible_students(user, Cap.RISK))
+    if centre_units(user) and may_see_staff(user, campaign):
+        qs = qs | campaign.assignments.filter(student__isnull=True)
+    return qs
+
+
+def may_see_staff(user: User, campaign: Campaign) -> bool:
+    return any(campaign.school.path.startswith(u.path) for u in centre_units(user))
+
+
+def result_students(user: User) -> QuerySet[Student]:
+    return visible_students(user, Cap.SCORES)
+
+
+def visible_results(user: User) -> QuerySet[Result]:
+    """Results the user may read: tier 3 over the student, and — for a centre-only campaign —
+    only through a centre post. Staff respondents' results: centre staff of that school."""
+    centre = centre_units(user)
+    students = Result.objects.filter(student__in=result_students(user)).filter(
+        Q(campaign__visibility=Visibility.CENTRE_AND_FUDAOYUAN) | _under(centre))
+    staff = Result.objects.filter(student__isnull=True).filter(_under(centre, "campaign__school__path"))
+    return students | staff
+
+
+def get_assignment_results_for_user(request: HttpRequest, pk: int) -> Assignment:
+    """An assignment whose results the user may read (404 otherwise). Audited either way."""
+    user = _user(request)
+    assignment = (Assignment.objects.select_related("campaign__school", "student__user", "student__klass", "user")
+                  .filter(pk=pk).first())
+    allowed = assignment is not None and visible_results(user).filter(assignment=assignment).exists()
+    if not allowed:
+        audit(request, "screening.result.view", object_type="screening.assignment", object_id=str(pk),
+              result=AuditResult.DENIED)
+        raise Http404
+    audit(request, "screening.result.view", assignment)
+    return assignment
+
+
+def get_own_assignment(request: HttpRequest, pk: int) -> Assignment:
+    """The respondent's own assignment; anybody else's is a 404."""
+    assignment = (Assignment.objects.select_related("campaign", "student").filter(pk=pk, user=_user(request))
+                  .first())
+    if assignment is None:
+        raise Http404
+    return assignment
+
+
+# --- interviews ---------------------------------------------------------------------------------
+
+
+def visible_interviews(user: User) -> QuerySet[Interview]:
+    """Interviews whose reasons and notes the user may read (tier 3), plus those assigned to them."""
+    return (Interview.objects.filter(assignment__results__in=visible_results(user))
+            | Interview.objects.filter(assigned_to=user)).distinct()
+
+
+def interview_status_students(user: User) -> QuerySet[Student]:
+    """Students whose interview *status* the user may see: the risk tier (head teachers too)."""
+    return visible_students(user, Cap.RISK)
+
+
+def get_interview_for_user(request: HttpRequest, pk: int) -> tuple[Interview, bool]:
+    """The interview and whether the user may record its outcome (the assigned counsellor or
+    centre staff over the student). Reads are audited; out of scope → 404."""
+    user = _user(request)
+    interview = (visible_interviews(user).select_related("student__user", "student__klass", "campaign",
+                                                         "assigned_to").filter(pk=pk).first())
+    if interview is None:
+        audit(request, "screening.interview.view", object_type="screening.interview", object_id=str(pk),
+              result=AuditResult.DENIED)
+        raise Http404
+    path = interview.student.klass.path
+    can_record = interview.assigned_to_id == user.pk or any(path.startswith(u.path) for u in centre_units(user))
+    audit(request, "screening.interview.view", interview)
+    return interview, can_record

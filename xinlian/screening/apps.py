@@ -1,0 +1,20 @@
+from django.apps import AppConfig
+from django.db.models.signals import post_migrate
+
+
+def _sync_instruments(sender, **kwargs) -> None:  # noqa: ANN001
+    from .models import Instrument
+
+    Instrument.sync_builtin()
+
+
+class ScreeningConfig(AppConfig):
+    name = "xinlian.screening"
+    label = "screening"
+    default_auto_field = "django.db.models.BigAutoField"
+    verbose_name = "Screening"
+
+    def ready(self) -> None:
+        # Shipped instrument files become rows after every migrate (new versions are added,
+        # nothing is edited in place), so campaigns always point at an exact file.
+        post_migrate.connect(_sync_instruments, sender=self)

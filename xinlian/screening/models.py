@@ -1,0 +1,801 @@
+"""Screening (心理普查): instruments, campaigns, assignments, responses, results and the path from
+a positive screen to an interview.
+
+The verbs live here: ``Campaign.launch``, ``Assignment.consent``, ``Assignment.save_answer``,
+``Assignment.submit`` (score, raise red alerts for critical items, put screen-positive students
+on the interview list) and ``Interview.record`` (sets the risk register in ``care``). A screening
+alone never sets a risk level: only the interview outcome does.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from functools import cached_property
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, models, transaction
+from django.db.models import Count, Q
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import gettext_noop, pgettext_lazy
+
+from xinlian.care.models import Alert, AlertSource, Level, RiskEntry, RiskLevel, Tier, TimelineEntry
+from xinlian.lib.crypto import EncryptedTextField
+from xinlian.network.models import Post, Role, Staff, Student, StudentStatus, Unit, User
+
+from .engine import AnswerError, Definition, builtin_definitions
+
+GUARDIAN_CONSENT_AGE = 14
+
+
+class ScreeningError(ValidationError):
+    """A refused action with a reason a respondent or staff member can read."""
+
+
+# --- instruments and rule sets ------------------------------------------------------------------
+
+
+class Instrument(models.Model):
+    """One version of an instrument: the validated file, as shipped or as a centre uploaded it.
+
+    Campaigns point at a row, so a result can always be traced to the exact file it was scored
+    with. Official wording loaded by ``xinlian instruments load-text`` lives in ``wording``;
+    scoring never reads it."""
+
+    code = models.CharField(_("code"), max_length=24)
+    version = models.CharField(_("version"), max_length=16)
+    definition = models.JSONField(_("definition"))
+    builtin = models.BooleanField(_("shipped with Xinlian"), default=False)
+    wording = models.JSONField(_("official wording"), default=dict, blank=True)
+    uploaded_by = models.ForeignKey(User, on_delete=models.PROTECT, null=True, blank=True,
+                                    related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["code", "version"]
+        constraints = [models.UniqueConstraint(fields=["code", "version"], name="instrument_code_version")]
+        verbose_name = _("instrument")
+        verbose_name_plural = _("instruments")
+
+    def __str__(self) -> str:
+        return f"{self.display_name} v{self.version}"
+
+    @cached_property
+    def spec(self) -> Definition:
+        return Definition(self.definition)
+
+    @property
+    def display_name(self) -> str:
+        return self.spec.label(self.spec.name)
+
+    @property
+    def short_name(self) -> str:
+        return self.definition.get("short_name") or self.code
+
+    @property
+    def licence_status(self) -> str:
+        return self.spec.licence["status"]
+
+    @property
+    def licence_note(self) -> str:
+        return self.spec.label(self.spec.licence["note"])
+
+    @property
+    def is_restricted(self) -> bool:
+        return self.licence_status == "restricted"
+
+    def item_text(self, number: int, lang: str | None = None) -> str:
+        """The official wording if the school loaded it, else our own description."""
+        from django.utils.translation import get_language
+
+        lang_key = "en" if (lang or get_language() or "").lower().startswith("en") else "zh-Hans"
+        loaded = self.wording.get(lang_key, {}).get(str(number))
+        if loaded:
+            return loaded
+        item = self.spec.items[self.spec.column[number]]
+        return self.spec.label(item.text, lang)
+
+    @classmethod
+    def sync_builtin(cls) -> int:
+        """Insert shipped instrument versions that are not in the database yet (idempotent; a
+        shipped version is never edited in place: a changed file must bump its version)."""
+        made = 0
+        for code, spec in builtin_definitions().items():
+            _obj, created = cls.objects.get_or_create(
+                code=code, version=spec.version, defaults={"definition": spec.data, "builtin": True})
+            made += created
+        return made
+
+    @classmethod
+    def upload(cls, text: str | bytes, *, by: User | None, filename: str = "") -> Instrument:
+        """A centre's own instrument, in the same format (validated; every error listed)."""
+        spec = Definition.from_text(text, filename)
+        if spec.code in builtin_definitions():
+            raise ScreeningError(_("%(code)s is the code of a shipped instrument; choose another code."),
+                                 params={"code": spec.code}, code="builtin_code")
+        if cls.objects.filter(code=spec.code, version=spec.version).exists():
+            raise ScreeningError(_("%(code)s version %(version)s is already loaded; raise the version."),
+                                 params={"code": spec.code, "version": spec.version}, code="exists")
+        return cls.objects.create(code=spec.code, version=spec.version, definition=spec.data,
+                                  uploaded_by=by)
+
+    @classmethod
+    def latest(cls, code: str) -> Instrument | None:
+        rows = list(cls.objects.filter(code=code))
+        return max(rows, key=lambda r: [int(p) if p.isdigit() else p for p in r.version.split(".")],
+                   default=None)
+
+
+class RuleSet(models.Model):
+    """A centre's choice on the thresholds sources dispute (the instrument file's ``settings``).
+
+    The active rule set of an instrument code scores every new response; its ``version`` is
+    stored with each result. Without one, the file's defaults and ``rules_version`` apply."""
+
+    instrument_code = models.CharField(_("instrument"), max_length=24)
+    version = models.CharField(_("rule version"), max_length=24)
+    overrides = models.JSONField(_("settings"), default=dict)
+    note = models.TextField(_("why"), blank=True)
+    active = models.BooleanField(_("active"), default=True)
+    created_by = models.ForeignKey(User, on_delete=models.PROTECT, null=True, blank=True,
+                                   related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["instrument_code", "version"], name="ruleset_version"),
+            models.UniqueConstraint(fields=["instrument_code"], condition=Q(active=True),
+                                    name="one_active_ruleset"),
+        ]
+        verbose_name = _("rule set")
+        verbose_name_plural = _("rule sets")
+
+    def __str__(self) -> str:
+        return f"{self.instrument_code} {self.version}"
+
+    def clean(self) -> None:
+        from .engine import SettingsError
+
+        inst = Instrument.latest(self.instrument_code)
+        if inst is None:
+            raise ValidationError({"instrument_code": _("Unknown instrument.")})
+        try:
+            inst.spec.effective_settings(self.overrides)
+        except SettingsError as exc:
+            raise ValidationError({"overrides": exc.errors}) from exc
+
+    @classmethod
+    def effective(cls, instrument: Instrument, version: str | None = None) -> tuple[dict[str, Any], str]:
+        """(settings, rule version) for scoring ``instrument``: the named rule set, else the
+        active one, else the file's defaults."""
+        qs = cls.objects.filter(instrument_code=instrument.code)
+        rs = qs.filter(version=version).first() if version else qs.filter(active=True).first()
+        if version and rs is None and version != instrument.spec.rules_version:
+            raise ScreeningError(_("No rule version %(v)s for %(code)s."),
+                                 params={"v": version, "code": instrument.code}, code="rules")
+        if rs is None:
+            return instrument.spec.effective_settings(), instrument.spec.rules_version
+        return instrument.spec.effective_settings(rs.overrides), rs.version
+
+
+class CentreSettings(models.Model):
+    """Per-school screening settings: help resources shown after submit, quality and interview
+    deadlines."""
+
+    school = models.OneToOneField(Unit, on_delete=models.CASCADE, related_name="screening_settings")
+    help_phone = models.CharField(_("centre phone"), max_length=64, blank=True)
+    help_hours = models.CharField(_("centre opening hours"), max_length=128, blank=True)
+    help_place = models.CharField(_("centre location"), max_length=128, blank=True)
+    help_text = models.TextField(_("other help (shown after submit)"), blank=True)
+    hotline = models.CharField(_("national hotline"), max_length=32, default="12356")
+    min_median_seconds = models.FloatField(
+        _("too fast: median seconds per item below"), default=1.5,
+        help_text=_("A response answered faster than this per item gets a quality flag."))
+    interview_days = models.PositiveSmallIntegerField(_("days to interview a positive screen"), default=7)
+    urgent_interview_days = models.PositiveSmallIntegerField(
+        _("days to interview after a critical item"), default=1)
+
+    class Meta:
+        verbose_name = _("screening settings")
+        verbose_name_plural = _("screening settings")
+
+    def __str__(self) -> str:
+        return str(self.school)
+
+    @classmethod
+    def for_school(cls, school: Unit | None) -> CentreSettings:
+        if school is None:
+            return cls(hotline="12356")
+        obj, _created = cls.objects.get_or_create(school=school)
+        return obj
+
+
+# --- campaigns ---------------------------------------------------------------------------------
+
+
+class Visibility(models.TextChoices):
+    CENTRE_AND_FUDAOYUAN = "centre_fudaoyuan", _("Centre staff and the student's 辅导员")
+    CENTRE_ONLY = "centre", _("Centre staff only")
+
+
+class CampaignStatus(models.TextChoices):
+    DRAFT = "draft", _("Draft")
+    SCHEDULED = "scheduled", _("Not yet open")
+    OPEN = "open", _("Open")
+    CLOSED = "closed", _("Closed")
+
+
+class Campaign(models.Model):
+    school = models.ForeignKey(Unit, on_delete=models.PROTECT, related_name="campaigns",
+                               verbose_name=_("school"))
+    name = models.CharField(_("name"), max_length=128)
+    instruments = models.ManyToManyField(Instrument, through="CampaignInstrument",
+                                         verbose_name=_("instruments"))
+    units = models.ManyToManyField(Unit, blank=True, related_name="+", verbose_name=_("units"),
+                                   help_text=_("Everyone in these units' subtrees is invited."))
+    cohort = models.PositiveSmallIntegerField(
+        _("cohort (enrolment year)"), null=True, blank=True,
+        help_text=_("Only students of this enrolment year, e.g. 2026 for 2026级."))
+    include_staff = models.BooleanField(_("staff take it too"), default=False)
+    opens_at = models.DateTimeField(_("opens"))
+    closes_at = models.DateTimeField(_("closes"))
+    purpose = models.TextField(_("purpose and who sees the results (consent text)"))
+    consent_version = models.PositiveIntegerField(_("consent version"), default=1)
+    visibility = models.CharField(_("who sees results"), max_length=16, choices=Visibility.choices,
+                                  default=Visibility.CENTRE_AND_FUDAOYUAN)
+    extra_critical = models.JSONField(
+        _("extra critical items switched on"), default=list, blank=True,
+        help_text=_("Optional critical items (e.g. SCL-90 item 15) that raise a red alert too."))
+    created_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+    launched_at = models.DateTimeField(_("launched"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-opens_at", "-pk"]
+        verbose_name = _("screening campaign")
+        verbose_name_plural = _("screening campaigns")
+
+    def __str__(self) -> str:
+        return self.name
+
+    def get_absolute_url(self) -> str:
+        return reverse("screening:campaign-detail", args=[self.pk])
+
+    def clean(self) -> None:
+        if self.opens_at and self.closes_at and self.closes_at <= self.opens_at:
+            raise ValidationError({"closes_at": _("The window must close after it opens.")})
+
+    def status(self, now: dt.datetime | None = None) -> str:
+        now = now or timezone.now()
+        if self.launched_at is None:
+            return CampaignStatus.DRAFT
+        if now < self.opens_at:
+            return CampaignStatus.SCHEDULED
+        if now >= self.closes_at:
+            return CampaignStatus.CLOSED
+        return CampaignStatus.OPEN
+
+    def get_status_display(self) -> str:
+        return str(CampaignStatus(self.status()).label)
+
+    def is_open(self, now: dt.datetime | None = None) -> bool:
+        return self.status(now) == CampaignStatus.OPEN
+
+    def ordered_instruments(self) -> list[Instrument]:
+        return [ci.instrument for ci in self.campaign_instruments.select_related("instrument")]
+
+    def restricted_instruments(self) -> list[Instrument]:
+        return [i for i in self.ordered_instruments() if i.is_restricted]
+
+    def audience_students(self) -> models.QuerySet[Student]:
+        units = list(self.units.all()) or [self.school]
+        qs = Student.objects.in_units(units).filter(status=StudentStatus.ENROLLED)
+        if self.cohort:
+            qs = qs.filter(enrolment_year=self.cohort)
+        return qs
+
+    def audience_staff(self) -> models.QuerySet[User]:
+        if not self.include_staff:
+            return User.objects.none()
+        units = list(self.units.all()) or [self.school]
+        q = Q()
+        for u in units:
+            q |= Q(unit__path__startswith=u.path)
+        posted = Post.objects.active().filter(q).values("person_id")
+        departments = Staff.objects.filter(
+            department__in=Unit.objects.subtree_of(units)).values("user_id")
+        return User.objects.filter(Q(pk__in=posted) | Q(pk__in=departments), kind="staff", is_active=True)
+
+    def launch(self, by: User, now: dt.datetime | None = None) -> int:
+        """Invite the audience (again: newcomers are added, nobody is invited twice)."""
+        now = now or timezone.now()
+        with transaction.atomic():
+            if self.launched_at is None:
+                Campaign.objects.filter(pk=self.pk).update(launched_at=now)
+                self.launched_at = now
+            have = set(self.assignments.values_list("user_id", flat=True))
+            rows = [Assignment(campaign=self, user_id=s.user_id, student=s, unit_at_invite_id=s.klass_id)
+                    for s in self.audience_students().only("pk", "user_id", "klass_id")
+                    if s.user_id not in have]
+            rows += [Assignment(campaign=self, user=u) for u in self.audience_staff()
+                     if u.pk not in have]
+            Assignment.objects.bulk_create(rows, batch_size=2000, ignore_conflicts=True)
+        return len(rows)
+
+    def optional_critical_on(self, instrument: Instrument) -> dict[str, bool]:
+        """Settings overrides that switch on the optional critical items this campaign chose."""
+        chosen = set(self.extra_critical or [])
+        out = {}
+        for c in instrument.spec.optional_critical():
+            if f"{instrument.code}:{c['id']}" in chosen:
+                out[c["enabled"][1:]] = True
+        return out
+
+    def progress(self, assignments: models.QuerySet[Assignment]) -> dict[str, int]:
+        counts = dict(assignments.values_list("status").annotate(n=Count("pk")))
+        invited = sum(counts.values())
+        return {
+            "invited": invited,
+            "started": counts.get(AssignmentStatus.IN_PROGRESS, 0),
+            "completed": counts.get(AssignmentStatus.SUBMITTED, 0),
+            "declined": counts.get(AssignmentStatus.DECLINED, 0),
+            "not_started": counts.get(AssignmentStatus.INVITED, 0),
+        }
+
+
+class CampaignInstrument(models.Model):
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="campaign_instruments")
+    instrument = models.ForeignKey(Instrument, on_delete=models.PROTECT, related_name="+")
+    order = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["order", "pk"]
+        constraints = [models.UniqueConstraint(fields=["campaign", "instrument"], name="campaign_instrument_once")]
+
+    def __str__(self) -> str:
+        return f"{self.campaign} #{self.order} {self.instrument.code}"
+
+
+# --- assignments and responses -----------------------------------------------------------------
+
+
+class AssignmentStatus(models.TextChoices):
+    INVITED = "invited", _("Not started")
+    IN_PROGRESS = "in_progress", _("Started")
+    SUBMITTED = "submitted", _("Completed")
+    DECLINED = "declined", pgettext_lazy("consent", "Declined")
+
+
+class Assignment(models.Model):
+    """One person's invitation to a campaign, their consent, and their submission."""
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="assignments")
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="screening_assignments")
+    student = models.ForeignKey(Student, on_delete=models.CASCADE, null=True, blank=True,
+                                related_name="screening_assignments")
+    # The class when invited; progress and access follow the student's class *now*.
+    unit_at_invite = models.ForeignKey(Unit, on_delete=models.SET_NULL, null=True, blank=True,
+                                       related_name="+")
+    status = models.CharField(_("status"), max_length=12, choices=AssignmentStatus.choices,
+                              default=AssignmentStatus.INVITED)
+    consent_agreed = models.BooleanField(_("agreed"), null=True)
+    consent_version = models.PositiveIntegerField(null=True, blank=True)
+    consent_at = models.DateTimeField(null=True, blank=True)
+    guardian_consent_at = models.DateTimeField(_("guardian consent recorded"), null=True, blank=True)
+    guardian_consent_by = models.ForeignKey(User, on_delete=models.PROTECT, null=True, blank=True,
+                                            related_name="+")
+    guardian_consent_note = models.CharField(_("how the guardian consented"), max_length=200, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    submitted_at = models.DateTimeField(null=True, blank=True)
+    submit_key = models.CharField(max_length=64, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["campaign", "user"], name="assignment_once")]
+        indexes = [models.Index(fields=["campaign", "status"])]
+        verbose_name = _("screening assignment")
+
+    def __str__(self) -> str:
+        return f"{self.campaign} — {self.user}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("screening:take", args=[self.pk])
+
+    # --- consent --------------------------------------------------------------------------------
+
+    @property
+    def needs_guardian_consent(self) -> bool:
+        """A student under 14 (on the day the window opens) starts only after staff record the
+        guardian's consent."""
+        if self.student_id is None or self.guardian_consent_at is not None:
+            return False
+        age = self.student.age(self.campaign.opens_at.date())
+        return age is not None and age < GUARDIAN_CONSENT_AGE
+
+    def record_guardian_consent(self, by: User, note: str) -> None:
+        with transaction.atomic():
+            Assignment.objects.filter(pk=self.pk).update(
+                guardian_consent_at=timezone.now(), guardian_consent_by=by,
+                guardian_consent_note=note[:200])
+            if self.student_id:
+                TimelineEntry.add(self.student, "screening.guardian_consent", Tier.ROSTER,
+                                  "Guardian consent recorded for screening %(campaign)s",
+                                  actor=by, campaign=self.campaign.name)
+        self.refresh_from_db()
+
+    def consent(self, agree: bool, version: int, now: dt.datetime | None = None) -> None:
+        """Agree or decline (recorded with the consent version and time). A decline can be
+        changed to an agreement while the window is open; an agreement cannot be withdrawn
+        once answers are submitted."""
+        now = now or timezone.now()
+        self._refuse_unless_open(now)
+        if self.needs_guardian_consent:
+            raise ScreeningError(_("Your guardian's consent has not been recorded yet. Please ask "
+                                   "your head teacher."), code="guardian")
+        if version != self.campaign.consent_version:
+            raise ScreeningError(_("The consent text has changed; please read it again."), code="version")
+        if self.status == AssignmentStatus.SUBMITTED:
+            raise ScreeningError(_("You have already completed this screening."), code="submitted")
+        status = (AssignmentStatus.IN_PROGRESS if self.responses.exists() else AssignmentStatus.INVITED) \
+            if agree else AssignmentStatus.DECLINED
+        Assignment.objects.filter(pk=self.pk).update(consent_agreed=agree, consent_version=version,
+                                                     consent_at=now, status=status)
+        self.refresh_from_db()
+
+    @property
+    def may_answer(self) -> bool:
+        return (self.consent_agreed is True and self.consent_version == self.campaign.consent_version
+                and self.status in (AssignmentStatus.INVITED, AssignmentStatus.IN_PROGRESS))
+
+    def _refuse_unless_open(self, now: dt.datetime) -> None:
+        status = self.campaign.status(now)
+        if status == CampaignStatus.SCHEDULED or status == CampaignStatus.DRAFT:
+            raise ScreeningError(_("This screening is not open yet."), code="not_open")
+        if status == CampaignStatus.CLOSED:
+            raise ScreeningError(_("This screening has closed."), code="closed")
+
+    # --- answering ------------------------------------------------------------------------------
+
+    def campaign_instrument(self, pk: int) -> CampaignInstrument:
+        ci = self.campaign.campaign_instruments.select_related("instrument").filter(pk=pk).first()
+        if ci is None:
+            raise ScreeningError(_("Unknown questionnaire."), code="unknown_instrument")
+        return ci
+
+    def save_answer(self, ci_pk: int, item: int, value: int, seconds: float | None = None,
+                    now: dt.datetime | None = None) -> Response:
+        """Keep one answer (and the seconds spent on it) at once: the student can close the page
+        and resume on another device. Re-sending the same answer changes nothing."""
+        now = now or timezone.now()
+        self._refuse_unless_open(now)
+        if not self.may_answer:
+            raise ScreeningError(_("This screening cannot be answered now."), code="state")
+        ci = self.campaign_instrument(ci_pk)
+        errors = ci.instrument.spec.check_answers({item: value}, complete=False)
+        if errors:
+            raise ScreeningError(answer_error_message(errors[0]), code=errors[0].code)
+        with transaction.atomic():
+            resp, _created = Response.objects.select_for_update().get_or_create(
+                assignment=self, campaign_instrument=ci)
+            data = resp.payload
+            data["answers"][str(item)] = value
+            if seconds is not None and 0 <= seconds < 3600:
+                data["seconds"][str(item)] = round(float(seconds), 2)
+            resp.payload = data
+            resp.save(update_fields=["data", "updated_at"])
+            if self.status == AssignmentStatus.INVITED:
+                Assignment.objects.filter(pk=self.pk, status=AssignmentStatus.INVITED).update(
+                    status=AssignmentStatus.IN_PROGRESS, started_at=now)
+                self.status = AssignmentStatus.IN_PROGRESS
+        return resp
+
+    def answers_by_instrument(self) -> dict[int, dict[int, int]]:
+        return {r.campaign_instrument_id: r.answers for r in self.responses.all()}
+
+    def submit(self, key: str, now: dt.datetime | None = None) -> SubmitOutcome:
+        """Score every questionnaire and act on the results, once.
+
+        ``key`` comes from the client; a double tap, a retry after a timeout or a replay finds the
+        assignment already submitted and gets the first outcome back without a second response.
+        Everything happens in one transaction: a crash leaves the questionnaire unsubmitted with
+        every answer kept."""
+        now = now or timezone.now()
+        if not key or len(key) > 64:
+            raise ScreeningError(_("Missing submission key."), code="key")
+        with transaction.atomic():
+            locked = Assignment.objects.select_for_update().get(pk=self.pk)
+            if locked.status == AssignmentStatus.SUBMITTED:
+                return SubmitOutcome(self, replay=True)
+            self._refuse_unless_open(now)
+            if not locked.may_answer:
+                raise ScreeningError(_("This screening cannot be answered now."), code="state")
+            responses = {r.campaign_instrument_id: r for r in
+                         Response.objects.select_for_update().filter(assignment=self)}
+            incomplete = []
+            scored: list[tuple[CampaignInstrument, Response, dict[str, Any]]] = []
+            school_settings = CentreSettings.for_school(self.campaign.school)
+            for ci in self.campaign.campaign_instruments.select_related("instrument"):
+                resp = responses.get(ci.pk)
+                answers = resp.answers if resp else {}
+                if ci.instrument.spec.check_answers(answers):
+                    incomplete.append(ci.instrument.short_name)
+                    continue
+                settings, rule_version = RuleSet.effective(ci.instrument)
+                settings.update(self.campaign.optional_critical_on(ci.instrument))
+                spec = ci.instrument.spec
+                result = spec.score_matrix(spec.matrix([answers]), settings).row(0)
+                result["rule_version"] = rule_version
+                times = [t for t in resp.payload["seconds"].values()]
+                if times and sorted(times)[len(times) // 2] < school_settings.min_median_seconds:
+                    result["flags"].append("too_fast")
+                scored.append((ci, resp, result))
+            if incomplete:
+                raise ScreeningError(_("Some questions are not answered yet: %(names)s."),
+                                     params={"names": "、".join(incomplete)}, code="incomplete")
+            results = [Result.from_engine(self, ci, resp, data, now) for ci, resp, data in scored]
+            Assignment.objects.filter(pk=self.pk).update(status=AssignmentStatus.SUBMITTED,
+                                                         submitted_at=now, submit_key=key)
+            self.status, self.submitted_at, self.submit_key = AssignmentStatus.SUBMITTED, now, key
+            outcome = SubmitOutcome(self, replay=False, results=results)
+            outcome.act(now)
+        return outcome
+
+
+class SubmitOutcome:
+    """What a submission caused: the alert for a critical item, the interview for a positive."""
+
+    def __init__(self, assignment: Assignment, *, replay: bool, results: list[Result] | None = None):
+        self.assignment = assignment
+        self.replay = replay
+        self.results = results or []
+        self.alert: Alert | None = None
+        self.interview: Interview | None = None
+
+    def act(self, now: dt.datetime) -> None:
+        a = self.assignment
+        if a.student_id is None:
+            return  # staff respondents: results only, no student network to alert
+        critical = [r for r in self.results if r.critical]
+        positive = [r for r in self.results if r.positive]
+        if critical:
+            self.alert = Alert.raise_for(a.student, Level.RED, AlertSource.SCREENING, now=now)
+        if critical or positive:
+            self.interview = Interview.open_for(a, urgent=bool(critical), now=now)
+        TimelineEntry.add(a.student, "screening.submit", Tier.ROSTER,
+                          "Completed screening %(campaign)s", at=now, campaign=a.campaign.name)
+
+
+def answer_error_message(error: AnswerError) -> str:
+    from django.utils.translation import gettext as _g
+
+    messages = {
+        "unknown_item": _g("There is no question %(item)s in this questionnaire."),
+        "bad_value": _g("%(value)s is not one of the options of question %(item)s."),
+        "missing": _g("Question %(item)s is not answered yet."),
+        "not_asked": _g("Question %(item)s is not asked."),
+    }
+    return messages.get(error.code, _g("Invalid answer.")) % {"item": error.item, "value": error.value}
+
+
+class Response(models.Model):
+    """The answers to one instrument of one assignment, saved item by item (encrypted)."""
+
+    assignment = models.ForeignKey(Assignment, on_delete=models.CASCADE, related_name="responses")
+    campaign_instrument = models.ForeignKey(CampaignInstrument, on_delete=models.PROTECT,
+                                            related_name="responses")
+    data = EncryptedTextField(default='{"answers": {}, "seconds": {}}')
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["assignment", "campaign_instrument"],
+                                               name="response_once")]
+
+    def __str__(self) -> str:
+        return f"response {self.pk}"
+
+    @property
+    def payload(self) -> dict[str, dict[str, Any]]:
+        data = json.loads(self.data or "{}")
+        data.setdefault("answers", {})
+        data.setdefault("seconds", {})
+        return data
+
+    @payload.setter
+    def payload(self, value: dict[str, Any]) -> None:
+        self.data = json.dumps(value, separators=(",", ":"))
+
+    @property
+    def answers(self) -> dict[int, int]:
+        return {int(k): v for k, v in self.payload["answers"].items()}
+
+
+class Result(models.Model):
+    """A scored response (tier 3). Plain columns carry what aggregates need (classification,
+    bands, flags); the scores themselves are encrypted with the rest of the engine's output."""
+
+    response = models.OneToOneField(Response, on_delete=models.CASCADE, related_name="result")
+    assignment = models.ForeignKey(Assignment, on_delete=models.CASCADE, related_name="results")
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="results")
+    instrument = models.ForeignKey(Instrument, on_delete=models.PROTECT, related_name="+")
+    student = models.ForeignKey(Student, on_delete=models.CASCADE, null=True, blank=True,
+                                related_name="screening_results")
+    instrument_version = models.CharField(max_length=16)
+    rule_version = models.CharField(max_length=24)
+    classification = models.CharField(max_length=40, blank=True)
+    positive = models.BooleanField(default=False)
+    critical = models.BooleanField(default=False)
+    bands = models.JSONField(default=dict)
+    flags = models.JSONField(default=list)
+    data = EncryptedTextField()
+    scored_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [models.Index(fields=["campaign", "instrument"])]
+
+    def __str__(self) -> str:
+        return f"result {self.pk} ({self.instrument.code})"
+
+    @classmethod
+    def from_engine(cls, assignment: Assignment, ci: CampaignInstrument, resp: Response,
+                    data: dict[str, Any], now: dt.datetime) -> Result:
+        return cls.objects.create(
+            response=resp, assignment=assignment, campaign=assignment.campaign,
+            instrument=ci.instrument, student_id=assignment.student_id,
+            instrument_version=data["instrument_version"], rule_version=data["rule_version"],
+            classification=data["classification"], positive=data["positive"],
+            critical=bool(data["critical"]), bands=data["bands"], flags=data["flags"],
+            data=json.dumps(data, ensure_ascii=False), scored_at=now)
+
+    @cached_property
+    def detail(self) -> dict[str, Any]:
+        return json.loads(self.data)
+
+    def labelled(self) -> dict[str, Any]:
+        """The result with labels in the reader's language, for pages and exports."""
+        spec = self.instrument.spec
+        d = self.detail
+        score_labels = {s["id"]: spec.label(s["label"]) for s in spec.scores}
+        reported = {s["id"]: s.get("report", True) for s in spec.scores}
+        band_labels = {b["score"]: {r["key"]: spec.label(r["label"]) for r in b["ranges"]} for b in spec.bands}
+        classes = {c["key"]: c for c in spec.classes}
+        cls = classes.get(d["classification"])
+        clause_labels = {c["id"]: spec.label(c["label"]) for c in (cls or {}).get("clauses", [])}
+        crit = {c["id"]: spec.label(c["label"]) for c in spec.critical}
+        qual = {q["id"]: spec.label(q["label"]) for q in spec.quality}
+        return {
+            "scores": [(score_labels.get(k, k), v, band_labels.get(k, {}).get(d["bands"].get(k, ""), ""))
+                       for k, v in d["scores"].items() if reported.get(k, True)],
+            "classification": spec.label(cls["label"]) if cls else "",
+            "clauses": [clause_labels.get(c, c) for c in d["clauses"]],
+            "critical": [crit.get(c, c) for c in d["critical"]],
+            "flags": [qual.get(f, str(QUALITY_LABELS.get(f, f))) for f in d["flags"]],
+        }
+
+
+QUALITY_LABELS = {
+    "too_fast": _("Answered too fast"),
+    "straight_line": _("Same answer throughout"),
+}
+
+
+# --- interviews --------------------------------------------------------------------------------
+
+
+# Notification text: a date and a link only, never a name or a score.
+INTERVIEW_ASSIGNED = gettext_noop("A screening interview has been assigned to you, due %(due)s.")
+CHRONOLOGY_MSGIDS = (
+    gettext_noop("Guardian consent recorded for screening %(campaign)s"),
+    gettext_noop("Completed screening %(campaign)s"),
+    gettext_noop("Put on the interview list"),
+    gettext_noop("Screening interview done"),
+)
+
+
+class InterviewStatus(models.TextChoices):
+    PENDING = "pending", _("Interview pending")
+    DONE = "done", _("Interview done")
+
+
+class Interview(models.Model):
+    """复核访谈: a counsellor sees a student after a positive screen or a critical item."""
+
+    assignment = models.OneToOneField(Assignment, on_delete=models.CASCADE, related_name="interview")
+    student = models.ForeignKey(Student, on_delete=models.CASCADE, related_name="screening_interviews")
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="interviews")
+    urgent = models.BooleanField(_("critical item"), default=False)
+    assigned_to = models.ForeignKey(User, on_delete=models.PROTECT, null=True, blank=True,
+                                    related_name="screening_interviews", verbose_name=_("counsellor"))
+    due_on = models.DateField(_("due"))
+    status = models.CharField(_("status"), max_length=8, choices=InterviewStatus.choices,
+                              default=InterviewStatus.PENDING)
+    outcome = models.CharField(_("outcome (risk level)"), max_length=8, choices=RiskLevel.choices,
+                               blank=True)
+    notes = EncryptedTextField(_("interview notes"), blank=True)
+    done_at = models.DateTimeField(null=True, blank=True)
+    done_by = models.ForeignKey(User, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["status", "-urgent", "due_on", "pk"]
+        verbose_name = _("screening interview")
+        verbose_name_plural = _("screening interviews")
+
+    def __str__(self) -> str:
+        return f"{self.student} — {self.campaign}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("screening:interview-detail", args=[self.pk])
+
+    @property
+    def overdue(self) -> bool:
+        return self.status == InterviewStatus.PENDING and self.due_on < timezone.localdate()
+
+    @staticmethod
+    def pick_counsellor(student: Student) -> User | None:
+        """The school's psychology teacher with the fewest pending interviews; the centre
+        director when the school has none."""
+        units = student.units()
+        for roles in ((Role.COUNSELLOR,), (Role.CENTRE_DIRECTOR,)):
+            people = (User.objects.filter(posts__in=Post.objects.active().filter(unit__in=units, role__in=roles),
+                                          is_active=True).distinct()
+                      .annotate(load=Count("screening_interviews",
+                                           filter=Q(screening_interviews__status=InterviewStatus.PENDING)))
+                      .order_by("load", "pk"))
+            first = people.first()
+            if first is not None:
+                return first
+        return None
+
+    @classmethod
+    def open_for(cls, assignment: Assignment, *, urgent: bool, now: dt.datetime | None = None) -> Interview:
+        now = now or timezone.now()
+        settings = CentreSettings.for_school(assignment.campaign.school)
+        days = settings.urgent_interview_days if urgent else settings.interview_days
+        due = timezone.localdate(now) + dt.timedelta(days=days)
+        existing = cls.objects.filter(assignment=assignment).first()
+        if existing is not None:
+            if urgent and not existing.urgent:
+                cls.objects.filter(pk=existing.pk).update(urgent=True, due_on=min(due, existing.due_on))
+                existing.refresh_from_db()
+            return existing
+        student = assignment.student
+        assert student is not None
+        try:
+            with transaction.atomic():
+                interview = cls.objects.create(
+                    assignment=assignment, student=student, campaign=assignment.campaign,
+                    urgent=urgent, assigned_to=cls.pick_counsellor(student), due_on=due, created_at=now)
+        except IntegrityError:
+            return cls.objects.get(assignment=assignment)
+        TimelineEntry.add(student, "screening.interview", Tier.RISK, "Put on the interview list",
+                          at=now, link=interview.get_absolute_url())
+        if interview.assigned_to is not None:
+            from xinlian.notify import services as notify
+
+            notify.notify_users([interview.assigned_to], INTERVIEW_ASSIGNED,
+                                {"due": due.isoformat()}, link=interview.get_absolute_url())
+        return interview
+
+    def record(self, by: User, outcome: str, notes: str, *, review_on: dt.date | None = None) -> None:
+        """The outcome sets the student's risk level in ``care`` — or clears it (``none``)."""
+        if self.status == InterviewStatus.DONE:
+            raise ScreeningError(_("This interview is already recorded."), code="done")
+        if outcome not in RiskLevel.values:
+            raise ScreeningError(_("Choose an outcome."), code="outcome")
+        with transaction.atomic():
+            now = timezone.now()
+            updated = Interview.objects.filter(pk=self.pk, status=InterviewStatus.PENDING).update(
+                status=InterviewStatus.DONE, outcome=outcome, notes=notes, done_at=now, done_by=by)
+            if not updated:
+                raise ScreeningError(_("This interview is already recorded."), code="done")
+            current = RiskEntry.current_for(self.student)
+            if outcome != RiskLevel.NONE or (current and current.level != RiskLevel.NONE):
+                RiskEntry.set_level(self.student, outcome, by=by, review_on=review_on,
+                                    reason=str(_("Screening interview")))
+            TimelineEntry.add(self.student, "screening.interview.done", Tier.RISK,
+                              "Screening interview done", actor=by, at=now,
+                              link=self.get_absolute_url())
+        self.refresh_from_db()
