@@ -58,3 +58,37 @@ class ScreeningTestCase(NetworkTestCase):
         assignment.consent(True, self.campaign.consent_version)
         self.answer_all(assignment, value, overrides)
         return assignment.submit(uuid.uuid4().hex)
+
+
+def ensure_sweep_objects(cls: type[NetworkTestCase]) -> None:
+    """Screening objects the sweep modules (tests/sweep_screening_*.py) point at, made once per
+    test class: an open PHQ-9 campaign at SCH; student_a1 submitted with item 9 = 2 (a red alert,
+    an urgent interview assigned to a psychology teacher); student_b1 consented, not finished."""
+    if getattr(cls, "scr_campaign", None) is not None:
+        return
+    Instrument.sync_builtin()
+    teacher = make_staff("T1096", "沈老师", Role.COUNSELLOR, cls.school)
+    now = timezone.now()
+    campaign = Campaign.objects.create(
+        school=cls.school, name="扫查普查", opens_at=now - dt.timedelta(days=1),
+        closes_at=now + dt.timedelta(days=30), purpose=PURPOSE, created_by=cls.director)
+    instrument = Instrument.latest("PHQ9")
+    ci = CampaignInstrument.objects.create(campaign=campaign, instrument=instrument, order=0)
+    campaign.launch(cls.director)
+    a1 = Assignment.objects.get(campaign=campaign, user=cls.student_a1.user)
+    a1.consent(True, campaign.consent_version)
+    answers = answers_for(instrument, 0)
+    answers[9] = 2
+    for item, value in answers.items():
+        a1.save_answer(ci.pk, item, value, 3.0)
+    outcome = a1.submit(uuid.uuid4().hex)
+    b1 = Assignment.objects.get(campaign=campaign, user=cls.student_b1.user)
+    b1.consent(True, campaign.consent_version)
+    b1.save_answer(ci.pk, 1, 1, 3.0)
+    cls.scr_campaign = campaign
+    cls.scr_ci = ci
+    cls.scr_instrument = instrument
+    cls.scr_teacher = teacher
+    cls.scr_assignment_a1 = a1
+    cls.scr_assignment_b1 = b1
+    cls.scr_interview = outcome.interview
