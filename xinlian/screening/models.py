@@ -466,31 +466,48 @@ class Assignment(models.Model):
         return ci
 
     def save_answer(self, ci_pk: int, item: int, value: int, seconds: float | None = None,
-                    now: dt.datetime | None = None) -> Response:
+                    now: dt.datetime | None = None) -> None:
         """Keep one answer (and the seconds spent on it) at once: the student can close the page
         and resume on another device. Re-sending the same answer changes nothing."""
+        self.save_answers([(ci_pk, item, value, seconds)], now)
+
+    def save_answers(self, entries: list[tuple[int, int, Any, float | None]],
+                     now: dt.datetime | None = None) -> dict[int, list[int]]:
+        """Keep a batch of answers ``(campaign_instrument pk, item, value, seconds)`` — all or
+        none: one bad value refuses the batch with its reason. Returns, per questionnaire, the
+        items now shown (skip logic may hide or reveal some)."""
         now = now or timezone.now()
         self._refuse_unless_open(now)
         if not self.may_answer:
             raise ScreeningError(_("This screening cannot be answered now."), code="state")
-        ci = self.campaign_instrument(ci_pk)
-        errors = ci.instrument.spec.check_answers({item: value}, complete=False)
-        if errors:
-            raise ScreeningError(answer_error_message(errors[0]), code=errors[0].code)
+        cis = {ci.pk: ci for ci in self.campaign.campaign_instruments.select_related("instrument")}
+        by_ci: dict[int, list[tuple[int, Any, float | None]]] = {}
+        for ci_pk, item, value, seconds in entries:
+            ci = cis.get(ci_pk)
+            if ci is None:
+                raise ScreeningError(_("Unknown questionnaire."), code="unknown_instrument")
+            errors = ci.instrument.spec.check_answers({item: value}, complete=False)
+            if errors:
+                raise ScreeningError(answer_error_message(errors[0]), code=errors[0].code)
+            by_ci.setdefault(ci_pk, []).append((item, value, seconds))
+        visible: dict[int, list[int]] = {}
         with transaction.atomic():
-            resp, _created = Response.objects.select_for_update().get_or_create(
-                assignment=self, campaign_instrument=ci)
-            data = resp.payload
-            data["answers"][str(item)] = value
-            if seconds is not None and 0 <= seconds < 3600:
-                data["seconds"][str(item)] = round(float(seconds), 2)
-            resp.payload = data
-            resp.save(update_fields=["data", "updated_at"])
+            for ci_pk, rows in by_ci.items():
+                resp, _created = Response.objects.select_for_update().get_or_create(
+                    assignment=self, campaign_instrument=cis[ci_pk])
+                data = resp.payload
+                for item, value, seconds in rows:
+                    data["answers"][str(item)] = value
+                    if isinstance(seconds, int | float) and 0 <= seconds < 3600:
+                        data["seconds"][str(item)] = round(float(seconds), 2)
+                resp.payload = data
+                resp.save(update_fields=["data", "updated_at"])
+                visible[ci_pk] = cis[ci_pk].instrument.spec.visible_items(resp.answers)
             if self.status == AssignmentStatus.INVITED:
                 Assignment.objects.filter(pk=self.pk, status=AssignmentStatus.INVITED).update(
                     status=AssignmentStatus.IN_PROGRESS, started_at=now)
                 self.status = AssignmentStatus.IN_PROGRESS
-        return resp
+        return visible
 
     def answers_by_instrument(self) -> dict[int, dict[int, int]]:
         return {r.campaign_instrument_id: r.answers for r in self.responses.all()}
