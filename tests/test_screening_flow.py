@@ -204,3 +204,32 @@ class SubmitTests(ScreeningTestCase):
         self.take(self.assignment_a1, 0, {9: 2})
         alert = Alert.objects.get()
         self.assertEqual(alert.student.klass, self.class_b1)
+
+
+class HomeCardTests(ScreeningTestCase):
+    def test_home_offers_the_open_screening_until_it_is_done(self) -> None:
+        self.client.force_login(self.student_a1.user)
+        take = f"/screening/a/{self.assignment_a1.pk}/"
+        self.assertContains(self.client.get("/"), take)
+        self.take(self.assignment_a1, 0)
+        self.assertNotContains(self.client.get("/"), take)
+
+    def test_closed_campaign_is_not_offered(self) -> None:
+        self.campaign.closes_at = timezone.now() - dt.timedelta(minutes=1)
+        self.campaign.save()
+        self.client.force_login(self.student_a1.user)
+        self.assertNotContains(self.client.get("/"), f"/screening/a/{self.assignment_a1.pk}/")
+
+    def test_navbar_items_follow_the_policy(self) -> None:
+        self.client.force_login(self.student_a1.user)
+        self.assertContains(self.client.get("/"), "/screening/\"")
+        self.client.force_login(self.head_teacher_a1)
+        body = self.client.get("/").content.decode()
+        self.assertIn("/screening/campaigns/", body)
+        self.assertNotIn("/screening/interviews/", body)
+        self.client.force_login(self.counsellor_a)
+        self.assertContains(self.client.get("/"), "/screening/interviews/")
+        self.client.force_login(self.committee_a1)
+        body = self.client.get("/").content.decode()
+        self.assertNotIn("/screening/campaigns/", body)
+        self.assertNotIn("/screening/interviews/", body)

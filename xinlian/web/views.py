@@ -41,6 +41,7 @@ from xinlian.access.policy import (
     visible_students,
 )
 from xinlian.network.models import Duty, Post, Role, Student, StudentStatus, Unit, UnitKind, User
+from xinlian.screening.models import Assignment, AssignmentStatus
 
 STEP = Unit.steplen
 PAGE_SIZE = 50
@@ -274,6 +275,16 @@ def _group_posts(rows: Iterable[tuple[str, str]], names: bool,
 # --------------------------------------------------------------------------- pages
 
 
+def screenings_to_take(user: User) -> list[Any]:
+    """Open screenings the user has not finished (students, and staff when a campaign includes
+    them): the first thing their home page shows."""
+    now = timezone.now()
+    return list(Assignment.objects.filter(
+        user=user, status__in=(AssignmentStatus.INVITED, AssignmentStatus.IN_PROGRESS),
+        campaign__launched_at__isnull=False, campaign__opens_at__lte=now, campaign__closes_at__gt=now,
+    ).select_related("campaign").order_by("campaign__closes_at"))
+
+
 @require_GET
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
@@ -296,7 +307,8 @@ def home(request: HttpRequest) -> HttpResponse:
         })
     student = (Student.objects.filter(user=user).select_related("klass", "dorm").first()
                if user.kind == "student" else None)
-    return render(request, "web/home.html", {"cards": cards, "student": student})
+    return render(request, "web/home.html", {"cards": cards, "student": student,
+                                             "to_take": screenings_to_take(user)})
 
 
 @dataclass
