@@ -29,6 +29,7 @@ from xinlian.network.models import Post, Role, Staff, Student, StudentStatus, Un
 from .engine import AnswerError, Definition, builtin_definitions
 
 GUARDIAN_CONSENT_AGE = 14
+_SPECS: dict[int, Definition] = {}
 
 
 class ScreeningError(ValidationError):
@@ -63,9 +64,20 @@ class Instrument(models.Model):
     def __str__(self) -> str:
         return f"{self.display_name} v{self.version}"
 
-    @cached_property
+    @property
     def spec(self) -> Definition:
-        return Definition(self.definition)
+        # A row's definition is never edited (a changed file is a new version), so the parsed
+        # form is shared by every request of the process.
+        # Checked once per instance (the same pk can be reused by a test database).
+        spec = self.__dict__.get("_spec")
+        if spec is None:
+            spec = _SPECS.get(self.pk) if self.pk else None
+            if spec is None or spec.data != self.definition:
+                spec = Definition(self.definition)
+                if self.pk:
+                    _SPECS[self.pk] = spec
+            self.__dict__["_spec"] = spec
+        return spec
 
     @property
     def display_name(self) -> str:
