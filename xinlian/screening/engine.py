@@ -45,7 +45,7 @@ OPS = {
 OP_SYMBOLS = {"ge": "≥", "gt": ">", "le": "≤", "lt": "<", "eq": "=", "ne": "≠"}
 SETTING_KINDS = {
     "number": lambda v: isinstance(v, int | float) and not isinstance(v, bool),
-    "op": lambda v: v in OPS,
+    "op": lambda v: isinstance(v, str) and v in OPS,
     "mode": lambda v: v in ("any", "all"),
     "rounding": lambda v: v in ("none", "floor", "round_half_up"),
     "switch": lambda v: isinstance(v, bool),
@@ -111,12 +111,38 @@ def _best(error: jsonschema.ValidationError) -> jsonschema.ValidationError:
     return error
 
 
+class _StrictLoader(yaml.SafeLoader):
+    """SafeLoader that refuses a key repeated in one mapping (PyYAML keeps the last silently, so a
+    repeated ``value:`` or ``items:`` would change the scoring without a word)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _value in node.value:
+            # Merge keys (<<) may legitimately be overridden; only the mapping's own keys count.
+            if key_node.tag == "tag:yaml.org,2002:merge" or not isinstance(key_node, yaml.ScalarNode):
+                continue
+            key = self.construct_object(key_node)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"key {key!r} repeats in one mapping", key_node.start_mark)
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
 def parse_text(text: str | bytes, name: str = "") -> dict[str, Any]:
     """YAML or JSON text → dict (JSON is YAML); a syntax error becomes a DefinitionError."""
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_StrictLoader)  # a SafeLoader: plain data only
     except yaml.YAMLError as exc:
-        raise DefinitionError([f"(file): not valid YAML/JSON: {exc}".splitlines()[0]], name) from exc
+        # The first line of str(exc) is often just "while parsing a block mapping": name the
+        # line and the problem instead, so the author can find it.
+        mark = getattr(exc, "problem_mark", None)
+        problem = getattr(exc, "problem", None)
+        if mark is not None and problem:
+            where = f"line {mark.line + 1}, column {mark.column + 1}: {problem}"
+        else:
+            where = str(exc).splitlines()[0]
+        raise DefinitionError([f"(file): not valid YAML/JSON: {where}"], name) from exc
     if not isinstance(data, dict):
         raise DefinitionError(["(file): must be a mapping of fields"], name)
     return data
@@ -481,6 +507,10 @@ def _semantic_errors(data: dict[str, Any]) -> list[str]:
     def check_items(spec: Any, where: str, pool: list[int]) -> None:
         if spec == "all":
             return
+        listed = _expand(spec, pool)
+        twice = sorted({k for k in listed if listed.count(k) > 1})
+        if twice:
+            errors.append(f"{where}: item {twice[0]} is listed more than once")
         for part in spec:
             if isinstance(part, str):
                 lo, hi = (int(x) for x in part.split("-"))
@@ -538,8 +568,15 @@ def _semantic_errors(data: dict[str, Any]) -> list[str]:
             else:
                 for node in ast.walk(tree):
                     if isinstance(node, ast.Name):
-                        if node.id not in ids and node.id not in settings:
+                        if node.id in settings and node.id not in ids:
+                            if settings[node.id]["kind"] != "number":
+                                errors.append(f"{where}.expr: setting {node.id!r} is not a number")
+                        elif node.id not in ids:
                             errors.append(f"{where}.expr: unknown name {node.id!r}")
+                    elif isinstance(node, ast.Constant) and (
+                            isinstance(node.value, bool) or not isinstance(node.value, int | float)):
+                        errors.append(f"{where}.expr: only + - * / numbers and names are allowed")
+                        break
                     elif not isinstance(node, ast.Expression | ast.BinOp | ast.UnaryOp | ast.Constant
                                         | ast.Load | ast.Add | ast.Sub | ast.Mult | ast.Div | ast.USub):
                         errors.append(f"{where}.expr: only + - * / numbers and names are allowed")
