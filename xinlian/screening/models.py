@@ -504,6 +504,11 @@ class Assignment(models.Model):
             by_ci.setdefault(ci_pk, []).append((item, value, seconds))
         visible: dict[int, list[int]] = {}
         with transaction.atomic():
+            # A submit (a double tap, another device) may have landed since this instance was
+            # read: re-check under the row lock submit() takes, so nothing is written after it.
+            locked = Assignment.objects.select_for_update().select_related("campaign").get(pk=self.pk)
+            if not locked.may_answer:
+                raise ScreeningError(_("This screening cannot be answered now."), code="state")
             for ci_pk, rows in by_ci.items():
                 resp, _created = Response.objects.select_for_update().get_or_create(
                     assignment=self, campaign_instrument=cis[ci_pk])
