@@ -89,6 +89,18 @@ def may_see_staff(user: User, campaign: Campaign) -> bool:
     return any(campaign.school.path.startswith(u.path) for u in centre_units(user))
 
 
+def may_read_results(user: User, campaign: Campaign) -> bool:
+    """Whether the user reads this campaign's results for anybody: centre staff of the school,
+    or — when the campaign lets the 辅导员 see them — a holder of the scores tier inside it.
+    Which results exactly is ``visible_results``; this tells a report page (403) from a page
+    with nothing on it yet."""
+    if may_see_staff(user, campaign):
+        return True
+    if campaign.visibility != Visibility.CENTRE_AND_FUDAOYUAN:
+        return False
+    return any(u.path.startswith(campaign.school.path) for u in scope_units(user, Cap.SCORES))
+
+
 def result_students(user: User) -> QuerySet[Student]:
     return visible_students(user, Cap.SCORES)
 

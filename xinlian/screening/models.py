@@ -804,8 +804,8 @@ class Interview(models.Model):
                     urgent=urgent, assigned_to=cls.pick_counsellor(student), due_on=due, created_at=now)
         except IntegrityError:
             return cls.objects.get(assignment=assignment)
-        TimelineEntry.add(student, "screening.interview", Tier.RISK, "Put on the interview list",
-                          at=now, link=interview.get_absolute_url())
+        # No link: the chronology's tier-2 readers (head teachers) may not open the interview.
+        TimelineEntry.add(student, "screening.interview", Tier.RISK, "Put on the interview list", at=now)
         if interview.assigned_to is not None:
             from xinlian.notify import services as notify
 
@@ -830,6 +830,5 @@ class Interview(models.Model):
                 RiskEntry.set_level(self.student, outcome, by=by, review_on=review_on,
                                     reason=str(_("Screening interview")))
             TimelineEntry.add(self.student, "screening.interview.done", Tier.RISK,
-                              "Screening interview done", actor=by, at=now,
-                              link=self.get_absolute_url())
+                              "Screening interview done", actor=by, at=now)
         self.refresh_from_db()

@@ -42,6 +42,7 @@ from xinlian.access.policy import (
 )
 from xinlian.network.models import Duty, Post, Role, Student, StudentStatus, Unit, UnitKind, User
 from xinlian.screening.models import Assignment, AssignmentStatus
+from xinlian.screening.reports import student_screenings
 
 STEP = Unit.steplen
 PAGE_SIZE = 50
@@ -683,6 +684,7 @@ def student_detail(request: HttpRequest, pk: int) -> HttpResponse:
     }
     if ctx["tier2"]:
         ctx["special_groups"] = list(student.special_groups.all())
+        ctx["screenings"] = student_screenings(user, student)
     if ctx["tier4"]:
         ctx["guardians"] = list(student.guardians.order_by("-is_primary", "pk"))
     return render(request, "web/student_detail.html", ctx)

@@ -1,0 +1,359 @@
+"""Aggregates for the staff screening pages: progress by unit, the campaign summary, the export
+rows and a student's screenings.
+
+Nothing here decides who sees what: every function is handed querysets the access helpers built
+(``xinlian.screening.access``). Counts read plain columns only — assignment status, a result's
+classification, positive / critical flags and bands — never a decrypted result. Each table is ONE
+grouped query keyed by the student's class *now* (``student__klass__path``), rolled up to the
+requested units in Python by path prefix, so a page costs the same number of queries for 50
+students as for 10,000."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+from django.db.models import Count, Q, QuerySet
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from xinlian.network.models import Student, Unit, UnitKind, User
+
+from . import access
+from .models import (
+    Assignment,
+    AssignmentStatus,
+    Instrument,
+    Interview,
+    InterviewStatus,
+    Result,
+)
+
+STEP = Unit.steplen
+STATUS_FIELD = {
+    AssignmentStatus.INVITED: "not_started",
+    AssignmentStatus.IN_PROGRESS: "started",
+    AssignmentStatus.SUBMITTED: "completed",
+    AssignmentStatus.DECLINED: "declined",
+}
+# A sheet title may not hold these characters (Excel) and has at most 31 of the rest.
+SHEET_FORBIDDEN = str.maketrans({c: "_" for c in "[]:*?/\\"})
+
+
+@dataclass
+class Tally:
+    """Counts for one class, one unit or the whole table."""
+
+    invited: int = 0
+    started: int = 0
+    completed: int = 0
+    declined: int = 0
+    not_started: int = 0
+    positive: int = 0   # respondents with at least one positive result
+    critical: int = 0   # respondents with at least one critical item
+    pending: int = 0    # interviews
+    done: int = 0
+    overdue: int = 0
+
+    def add(self, other: Tally) -> None:
+        for f in fields(self):
+            setattr(self, f.name, getattr(self, f.name) + getattr(other, f.name))
+
+    @property
+    def completion(self) -> int:
+        """Completed, as a whole percentage of the invited."""
+        return round(100 * self.completed / self.invited) if self.invited else 0
+
+    @property
+    def unfinished(self) -> int:
+        return self.started + self.not_started
+
+    @property
+    def empty(self) -> bool:
+        return not any(getattr(self, f.name) for f in fields(self))
+
+
+# Per class path (None: staff respondents, who have no class).
+ByClass = dict[str | None, Tally]
+
+
+def new_tallies() -> ByClass:
+    return defaultdict(Tally)
+
+
+def collect_progress(by: ByClass, assignments: QuerySet[Assignment]) -> None:
+    """Invited / started / completed / declined per class: one grouped query."""
+    rows = (assignments.order_by().values_list("student__klass__path", "status")
+            .annotate(n=Count("pk")))
+    for path, status, n in rows:
+        tally = by[path]
+        tally.invited += n
+        name = STATUS_FIELD.get(status)
+        if name:
+            setattr(tally, name, getattr(tally, name) + n)
+
+
+def collect_results(by: ByClass, results: QuerySet[Result]) -> None:
+    """Respondents with a positive result / a critical item per class: one grouped query on
+    the plain columns (a respondent with two positive questionnaires counts once)."""
+    rows = (results.order_by().values_list("student__klass__path")
+            .annotate(pos=Count("assignment_id", distinct=True, filter=Q(positive=True)),
+                      crit=Count("assignment_id", distinct=True, filter=Q(critical=True))))
+    for path, pos, crit in rows:
+        by[path].positive += pos
+        by[path].critical += crit
+
+
+def collect_interviews(by: ByClass, interviews: QuerySet[Interview]) -> None:
+    """Interviews pending / done / overdue per class: one grouped query."""
+    today = timezone.localdate()
+    pending = Q(status=InterviewStatus.PENDING)
+    rows = (interviews.order_by().values_list("student__klass__path")
+            .annotate(p=Count("pk", filter=pending),
+                      d=Count("pk", filter=Q(status=InterviewStatus.DONE)),
+                      o=Count("pk", filter=pending & Q(due_on__lt=today))))
+    for path, p, d, o in rows:
+        by[path].pending += p
+        by[path].done += d
+        by[path].overdue += o
+
+
+@dataclass
+class UnitRow:
+    unit: Unit | None  # None: staff respondents
+    tally: Tally = field(default_factory=Tally)
+    url: str = ""
+
+    @property
+    def label(self) -> str:
+        return self.unit.display_name if self.unit is not None else _("Staff")
+
+
+def roll_up(by: ByClass, units: Sequence[Unit], *,
+            staff: bool = False) -> tuple[list[UnitRow], Tally]:
+    """The class tallies summed into ``units`` (siblings, or any units none of which lies inside
+    another) by path prefix; the staff respondents as a last row when asked. Units with nothing
+    to count are left out: an empty row says nothing and names a unit for no reason. The total
+    counts only what the rows show."""
+    rows = {u.path: UnitRow(u) for u in units}
+    staff_row = UnitRow(None)
+    for path, tally in by.items():
+        if path is None:
+            if staff:
+                staff_row.tally.add(tally)
+            continue
+        owner = next((rows[path[:i]] for i in range(STEP, len(path) + 1, STEP) if path[:i] in rows),
+                     None)
+        if owner is not None:
+            owner.tally.add(tally)
+    out = [r for r in rows.values() if not r.tally.empty]
+    if staff and not staff_row.tally.empty:
+        out.append(staff_row)
+    total = Tally()
+    for r in out:
+        total.add(r.tally)
+    return out, total
+
+
+def child_units(unit: Unit) -> list[Unit]:
+    """The units one level below ``unit`` that hold students (dormitories are not a level of
+    the drill-down: a class's students are listed instead)."""
+    return list(Unit.objects.get_children(unit).exclude(kind=UnitKind.DORMITORY))
+
+
+def under(qs: QuerySet[Any], unit: Unit) -> QuerySet[Any]:
+    """Narrow assignments / results / interviews to the students of ``unit``'s subtree."""
+    return qs.filter(student__klass__path__startswith=unit.path)
+
+
+# --- band distribution --------------------------------------------------------------------------
+
+
+@dataclass
+class BandCount:
+    label: str
+    n: int
+    share: int  # percent of the instrument's results
+
+
+@dataclass
+class InstrumentSummary:
+    instrument: Instrument
+    results: int = 0
+    positive: int = 0
+    critical: int = 0
+    classes: list[tuple[str, bool, int, int]] = field(default_factory=list)  # label, positive, n, %
+    bands: list[tuple[str, list[BandCount]]] = field(default_factory=list)   # score label, bands
+
+
+def _share(n: int, total: int) -> int:
+    return round(100 * n / total) if total else 0
+
+
+def instrument_summaries(results: QuerySet[Result],
+                         instruments: Iterable[Instrument]) -> list[InstrumentSummary]:
+    """Per instrument: classification counts and the band distribution of every banded score —
+    one grouped query on the plain columns (classification, critical, bands)."""
+    counted: dict[int, dict[tuple[str, bool], int]] = defaultdict(lambda: defaultdict(int))
+    banded: dict[int, dict[str, dict[str, int]]] = defaultdict(
+        lambda: defaultdict(lambda: defaultdict(int)))
+    rows = (results.order_by().values_list("instrument_id", "classification", "critical", "bands")
+            .annotate(n=Count("pk")))
+    for instrument_id, classification, critical, bands, n in rows:
+        counted[instrument_id][(classification, critical)] += n
+        for score, key in (bands or {}).items():
+            banded[instrument_id][score][key] += n
+    out = []
+    for inst in instruments:
+        spec = inst.spec
+        summary = InstrumentSummary(inst)
+        by_class: dict[str, int] = defaultdict(int)
+        for (classification, critical), n in counted.get(inst.pk, {}).items():
+            summary.results += n
+            summary.critical += n if critical else 0
+            by_class[classification] += n
+        for cl in spec.classes:
+            n = by_class.get(cl["key"], 0)
+            summary.positive += n if cl.get("positive") else 0
+            summary.classes.append((spec.label(cl["label"]), bool(cl.get("positive")), n,
+                                    _share(n, summary.results)))
+        labels = {s["id"]: spec.label(s["label"]) for s in spec.scores}
+        for b in spec.bands:
+            got = banded.get(inst.pk, {}).get(b["score"], {})
+            counts = [(spec.label(r["label"]), got.get(r["key"], 0)) for r in b["ranges"]]
+            summary.bands.append((labels.get(b["score"], b["score"]),
+                                  [BandCount(label, n, _share(n, summary.results))
+                                   for label, n in counts]))
+        out.append(summary)
+    return out
+
+
+# --- places -------------------------------------------------------------------------------------
+
+
+def class_labels(paths: Iterable[str]) -> dict[str, str]:
+    """Class path → “计算机学院 2023级1班” (the place below the school) for many classes, in ONE
+    query."""
+    paths = set(paths)
+    wanted = {p[:i] for p in paths for i in range(STEP, len(p) + 1, STEP)}
+    units = {u.path: u for u in
+             Unit.objects.filter(path__in=wanted).only("path", "kind", "name", "name_en")}
+    out = {}
+    for p in paths:
+        chain = [units[p[:i]] for i in range(STEP, len(p) + 1, STEP) if p[:i] in units]
+        out[p] = " ".join(u.display_name for u in chain
+                          if u.kind not in (UnitKind.BUREAU, UnitKind.SCHOOL))
+    return out
+
+
+# --- export -------------------------------------------------------------------------------------
+
+
+def _sheet_title(inst: Instrument, taken: set[str]) -> str:
+    base = (inst.short_name or inst.code).translate(SHEET_FORBIDDEN)[:24] or "sheet"
+    title = base
+    if title in taken:
+        title = f"{base} v{inst.version}"[:31]
+    n = 2
+    while title in taken:
+        title = f"{base} ({n})"[:31]
+        n += 1
+    taken.add(title)
+    return title
+
+
+Sheet = tuple[str, list[str], list[list[Any]]]
+
+
+def export_sheets(results: QuerySet[Result]) -> tuple[list[Sheet], int]:
+    """One sheet per instrument, one row per result: number, name, class, instrument,
+    classification, positive, critical items, quality flags, then each reported score (and its
+    band where the instrument has one). Returns the sheets and the number of rows."""
+    rows = list(results.select_related("instrument", "student__user", "student__klass",
+                                       "assignment__user")
+                .order_by("instrument__code", "instrument__version", "student__klass__path",
+                          "assignment__user__username"))
+    places = class_labels(r.student.klass.path for r in rows if r.student_id)
+    yes, no = _("Yes"), _("No")
+    by_instrument: dict[int, list[Result]] = defaultdict(list)
+    instruments: dict[int, Instrument] = {}
+    for r in rows:
+        by_instrument[r.instrument_id].append(r)
+        instruments[r.instrument_id] = r.instrument
+    sheets = []
+    taken: set[str] = set()
+    for inst_id, group in by_instrument.items():
+        inst = instruments[inst_id]
+        spec = inst.spec
+        reported = [s for s in spec.scores if s.get("report", True)]
+        band_of = {b["score"]: {r["key"]: spec.label(r["label"]) for r in b["ranges"]}
+                   for b in spec.bands}
+        header = [_("Number"), _("Name"), _("Class"), _("Instrument"), _("Classification"),
+                  _("Positive"), _("Critical items"), _("Quality flags")]
+        for s in reported:
+            header.append(spec.label(s["label"]))
+            if s["id"] in band_of:
+                header.append(_("%(score)s band") % {"score": spec.label(s["label"])})
+        body = []
+        for r in group:
+            labelled = r.labelled()
+            detail = r.detail
+            who = r.student.user if r.student_id else r.assignment.user
+            line: list[Any] = [
+                who.username, who.full_name,
+                places.get(r.student.klass.path, "") if r.student_id else _("Staff"),
+                f"{inst.short_name} v{r.instrument_version}", labelled["classification"],
+                yes if r.positive else no, "；".join(labelled["critical"]),
+                "；".join(labelled["flags"]),
+            ]
+            for s in reported:
+                line.append(detail["scores"].get(s["id"]))
+                if s["id"] in band_of:
+                    line.append(band_of[s["id"]].get(detail["bands"].get(s["id"], ""), ""))
+            body.append(line)
+        sheets.append((_sheet_title(inst, taken), header, body))
+    return sheets, len(rows)
+
+
+# --- a student's screenings (student page) ------------------------------------------------------
+
+
+@dataclass
+class StudentScreening:
+    campaign: str
+    result_url: str = ""
+    interview_status: str = ""
+    interview_label: str = ""
+    interview_url: str = ""
+
+
+def student_screenings(user: User, student: Student) -> list[StudentScreening]:
+    """What the student page shows of screenings: for tier-3 readers a link to each readable
+    result and interview; for the risk tier only whether an interview is pending or done."""
+    rows: dict[int, StudentScreening] = {}
+    order: dict[int, Any] = {}
+    readable = (access.visible_results(user).filter(student=student).order_by()
+                .values_list("assignment_id", "campaign_id", "campaign__name", "campaign__opens_at")
+                .distinct())
+    for assignment_id, campaign_id, name, opens_at in readable:
+        rows[campaign_id] = StudentScreening(name, result_url=reverse("screening:result-detail",
+                                                                      args=[assignment_id]))
+        order[campaign_id] = opens_at
+    if access.interview_status_students(user).filter(pk=student.pk).exists():
+        open_to = set(access.visible_interviews(user).filter(student=student)
+                      .values_list("pk", flat=True))
+        labels = dict(InterviewStatus.choices)
+        for pk, campaign_id, name, opens_at, status in (
+                Interview.objects.filter(student=student)
+                .values_list("pk", "campaign_id", "campaign__name", "campaign__opens_at",
+                             "status")):
+            row = rows.setdefault(campaign_id, StudentScreening(name))
+            order[campaign_id] = opens_at
+            row.interview_status = status
+            row.interview_label = str(labels.get(status, status))
+            if pk in open_to:
+                row.interview_url = reverse("screening:interview-detail", args=[pk])
+    return [rows[k] for k in sorted(rows, key=lambda k: order[k], reverse=True)]
