@@ -8,3 +8,19 @@ def pytest_configure(config):
 
     # Argon2 is deliberately slow; the suite checks behaviour, not hashing cost.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+import pytest  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def _default_language():
+    """Each test starts in the default language: a request with Accept-Language: en leaves its
+    language active in the thread (LocaleMiddleware never deactivates), which would leak into
+    the next test's model strings."""
+    from django.conf import settings
+    from django.utils import translation
+
+    translation.activate(settings.LANGUAGE_CODE)
+    yield
+    translation.activate(settings.LANGUAGE_CODE)
