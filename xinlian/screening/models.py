@@ -236,8 +236,8 @@ class Visibility(models.TextChoices):
 class CampaignStatus(models.TextChoices):
     DRAFT = "draft", _("Draft")
     SCHEDULED = "scheduled", _("Not yet open")
-    OPEN = "open", _("Open")
-    CLOSED = "closed", _("Closed")
+    OPEN = "open", pgettext_lazy("campaign", "Open")
+    CLOSED = "closed", pgettext_lazy("campaign", "Closed")
 
 
 class Campaign(models.Model):
