@@ -45,10 +45,16 @@ def _keys() -> tuple[str, dict[str, bytes]]:
     return _parse_keys(settings.FIELD_ENCRYPTION_KEYS)
 
 
+@lru_cache(maxsize=8)
+def _aead(key: bytes) -> AESGCM:
+    """One cipher object per key: building it costs as much as the encryption itself."""
+    return AESGCM(key)
+
+
 def encrypt(plaintext: str) -> str:
     kid, keys = _keys()
     nonce = os.urandom(12)
-    sealed = AESGCM(keys[kid]).encrypt(nonce, plaintext.encode(), kid.encode())
+    sealed = _aead(keys[kid]).encrypt(nonce, plaintext.encode(), kid.encode())
     return f"{PREFIX}:{kid}:{base64.b64encode(nonce + sealed).decode()}"
 
 
@@ -62,7 +68,7 @@ def decrypt(token: str) -> str:
         raise DecryptionError(f"unknown format or key id {kid!r}")
     try:
         blob = base64.b64decode(b64, validate=True)
-        return AESGCM(keys[kid]).decrypt(blob[:12], blob[12:], kid.encode()).decode()
+        return _aead(keys[kid]).decrypt(blob[:12], blob[12:], kid.encode()).decode()
     except (InvalidTag, ValueError) as exc:
         raise DecryptionError("encrypted value failed its integrity check") from exc
 

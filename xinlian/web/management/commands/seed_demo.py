@@ -1,3 +1,6 @@
+"""`xinlian seed-demo`: the demo network, then its screening campaigns. It lives in the web
+layer because it spans apps (network below, screening above)."""
+
 from __future__ import annotations
 
 import json
@@ -6,6 +9,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils.translation import gettext as _
 
 from xinlian.network.demo import DEFAULT_SEED, DEFAULT_STUDENTS, DemoError, demo_accounts, seed_demo
+from xinlian.screening.demo import seed_demo_screening
 
 
 class Command(BaseCommand):
@@ -37,6 +41,12 @@ class Command(BaseCommand):
                     "Seeded %(students)d students, %(staff)d staff, %(units)d units, %(posts)d posts, "
                     "%(guardians)d guardians and %(duties)d duties in %(seconds).1f s."
                 ) % result.__dict__)
+            screening = seed_demo_screening(seed)
+            if verbose and screening is not None:
+                self.stdout.write(_(
+                    "Seeded %(campaigns)d open screening campaigns (%(invited)d invited, %(submitted)d "
+                    "submitted, %(alerts)d red alerts, %(interviews)d interviews) in %(seconds).1f s."
+                ) % {**screening.__dict__, "campaigns": len(screening.campaigns)})
         self._print_accounts(as_json=json)
 
     def _print_accounts(self, *, as_json: bool) -> None:
