@@ -8,6 +8,7 @@ import uuid
 from django.utils import timezone
 
 from xinlian.care.models import Alert, AlertSource, RiskEntry, RiskLevel
+from xinlian.network.models import Student
 from xinlian.notify.models import Delivery
 from xinlian.screening.models import (
     Assignment,
@@ -19,8 +20,6 @@ from xinlian.screening.models import (
     RuleSet,
     ScreeningError,
 )
-
-from xinlian.network.models import Student
 
 from .base import make_student
 from .screening_base import ScreeningTestCase

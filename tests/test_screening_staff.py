@@ -838,3 +838,28 @@ class PsychTeacherTests(StaffPagesTestCase):
         self.login("counsellor_a")
         detail = self.client.get(self.url("campaign-detail", self.campaign.pk))
         self.assertIsNone(self.row(detail, "staff"))
+
+
+class QualityListTests(StaffPagesTestCase):
+    """MHT validity scale ≥ 7 → the retest list; an engine flag (too fast) → the review list."""
+
+    CODES = ("MHT", "PHQ9")
+
+    def test_report_lists_retests_first_then_reviews(self) -> None:
+        self.take(self.assignment(self.student_a1), 1)  # every MHT item "yes": validity 10
+        self.take(self.assignment(self.roommate_a1), 0)
+        from xinlian.screening.models import Result
+
+        Result.objects.filter(student=self.roommate_a1, instrument__code="PHQ9").update(flags=["too_fast"])
+        self.take(self.assignment(self.student_b1), 1)  # college B: outside the 辅导员's scope
+        self.login("director")
+        response = self.client.get(self.url("campaign-report", self.campaign.pk))
+        rows, total = response.context["quality"]
+        self.assertEqual(total, 3)
+        self.assertEqual([(r.number, r.retest) for r in rows], [("S0001", True), ("S0005", True), ("S0002", False)])
+        section = response.content.decode().split('id="quality"', 1)[1]
+        self.assertIn("Retest", section)
+        self.assertIn("Answered too fast", section)
+        self.login("counsellor_a")
+        rows, total = self.client.get(self.url("campaign-report", self.campaign.pk)).context["quality"]
+        self.assertEqual(sorted(r.number for r in rows), ["S0001", "S0002"])

@@ -231,6 +231,43 @@ def instrument_summaries(results: QuerySet[Result],
     return out
 
 
+@dataclass
+class QualityRow:
+    assignment_id: int
+    name: str
+    number: str
+    place: str
+    instrument: str
+    flags: list[str]
+    retest: bool
+
+
+def quality_rows(results: QuerySet[Result], limit: int = 500) -> tuple[list[QualityRow], int]:
+    """Results with a quality flag, retests first (e.g. MHT validity scale ≥ 7): who to see
+    again, or whose answers to read with care. Plain columns only; at most ``limit`` rows."""
+    from .models import QUALITY_LABELS
+
+    flagged = (results.exclude(flags=[]).select_related("instrument", "assignment__user", "student__klass")
+               .order_by("student__klass__path", "assignment__user__username", "instrument__code"))
+    total = flagged.count()
+    rows = list(flagged[:limit])
+    places = class_labels(r.student.klass.path for r in rows if r.student_id)
+    out = []
+    for r in rows:
+        spec = r.instrument.spec
+        actions = {q["id"]: q["action"] for q in spec.quality}
+        labels = {q["id"]: spec.label(q["label"]) for q in spec.quality}
+        out.append(QualityRow(
+            assignment_id=r.assignment_id, name=r.assignment.user.full_name,
+            number=r.assignment.user.username,
+            place=places.get(r.student.klass.path, "") if r.student_id else "",
+            instrument=r.instrument.short_name,
+            flags=[labels.get(f) or str(QUALITY_LABELS.get(f, f)) for f in r.flags],
+            retest=any(actions.get(f) == "retest" for f in r.flags)))
+    out.sort(key=lambda q: not q.retest)
+    return out, total
+
+
 # --- places -------------------------------------------------------------------------------------
 
 

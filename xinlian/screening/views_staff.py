@@ -460,6 +460,7 @@ def campaign_report(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "screening/staff/campaign_report.html", {
         "campaign": campaign, "rows": rows, "total": total, "level": level, "crumbs": crumbs,
         "summaries": reports.instrument_summaries(results, campaign.ordered_instruments()),
+        "quality": reports.quality_rows(results),
     })
 
 
