@@ -30,6 +30,7 @@ from .engine import AnswerError, Definition, builtin_definitions
 
 GUARDIAN_CONSENT_AGE = 14
 _SPECS: dict[int, Definition] = {}
+_CAMPAIGN_INSTRUMENTS: dict[tuple[int, dt.datetime], list[tuple[int, Instrument]]] = {}
 
 
 class ScreeningError(ValidationError):
@@ -180,6 +181,13 @@ class RuleSet(models.Model):
             raise ValidationError({"overrides": exc.errors}) from exc
 
     @classmethod
+    def active_overrides(cls, codes: list[str]) -> dict[str, tuple[dict[str, Any], str]]:
+        """code → (overrides, rule version) of the active rule sets of ``codes``, in one query."""
+        rows = cls.objects.filter(instrument_code__in=codes, active=True).values_list(
+            "instrument_code", "overrides", "version")
+        return {code: (overrides, version) for code, overrides, version in rows}
+
+    @classmethod
     def effective(cls, instrument: Instrument, version: str | None = None) -> tuple[dict[str, Any], str]:
         """(settings, rule version) for scoring ``instrument``: the named rule set, else the
         active one, else the file's defaults."""
@@ -298,6 +306,18 @@ class Campaign(models.Model):
 
     def ordered_instruments(self) -> list[Instrument]:
         return [ci.instrument for ci in self.campaign_instruments.select_related("instrument")]
+
+    def scoring_instruments(self) -> list[tuple[int, Instrument]]:
+        """(campaign-instrument pk, instrument) in order. The list cannot change once the campaign
+        is launched, so launched campaigns share it across requests (keyed with the creation time
+        as well: a test database may reuse a pk)."""
+        key = (self.pk, self.created_at)
+        cached = _CAMPAIGN_INSTRUMENTS.get(key)
+        if cached is None:
+            cached = [(ci.pk, ci.instrument) for ci in self.campaign_instruments.select_related("instrument")]
+            if self.launched_at is not None:
+                _CAMPAIGN_INSTRUMENTS[key] = cached
+        return cached
 
     def restricted_instruments(self) -> list[Instrument]:
         return [i for i in self.ordered_instruments() if i.is_restricted]
@@ -539,37 +559,49 @@ class Assignment(models.Model):
         now = now or timezone.now()
         if not key or len(key) > 64:
             raise ScreeningError(_("Missing submission key."), code="key")
+        campaign = self.campaign
+        # The hot path of freshman week: few, narrow queries (the ORM's compile time, not the
+        # database, is most of a request's cost here).
         with transaction.atomic():
-            locked = Assignment.objects.select_for_update().get(pk=self.pk)
-            if locked.status == AssignmentStatus.SUBMITTED:
+            status, agreed, version = (Assignment.objects.select_for_update().filter(pk=self.pk)
+                                       .values_list("status", "consent_agreed", "consent_version").get())
+            if status == AssignmentStatus.SUBMITTED:
                 return SubmitOutcome(self, replay=True)
             self._refuse_unless_open(now)
-            if not locked.may_answer:
+            if not (agreed is True and version == campaign.consent_version
+                    and status in (AssignmentStatus.INVITED, AssignmentStatus.IN_PROGRESS)):
                 raise ScreeningError(_("This screening cannot be answered now."), code="state")
-            responses = {r.campaign_instrument_id: r for r in
-                         Response.objects.select_for_update().filter(assignment=self)}
+            # save_answers() takes the assignment's row lock too, so these rows cannot change now.
+            payloads = {ci_pk: (resp_pk, json.loads(data or "{}")) for resp_pk, ci_pk, data in
+                        Response.objects.filter(assignment_id=self.pk)
+                        .values_list("pk", "campaign_instrument_id", "data")}
+            instruments = campaign.scoring_instruments()
+            rules = RuleSet.active_overrides([inst.code for _ci, inst in instruments])
+            min_median = (CentreSettings.objects.filter(school_id=campaign.school_id)
+                          .values_list("min_median_seconds", flat=True).first())
+            if min_median is None:
+                min_median = CentreSettings._meta.get_field("min_median_seconds").default
             incomplete = []
-            scored: list[tuple[CampaignInstrument, Response, dict[str, Any]]] = []
-            school_settings = CentreSettings.for_school(self.campaign.school)
-            for ci in self.campaign.campaign_instruments.select_related("instrument"):
-                resp = responses.get(ci.pk)
-                answers = resp.answers if resp else {}
-                if ci.instrument.spec.check_answers(answers):
-                    incomplete.append(ci.instrument.short_name)
+            rows = []
+            for ci_pk, inst in instruments:
+                resp_pk, payload = payloads.get(ci_pk, (None, {}))
+                answers = {int(k): v for k, v in payload.get("answers", {}).items()}
+                spec = inst.spec
+                if resp_pk is None or spec.check_answers(answers):
+                    incomplete.append(inst.short_name)
                     continue
-                settings, rule_version = RuleSet.effective(ci.instrument)
-                settings.update(self.campaign.optional_critical_on(ci.instrument))
-                spec = ci.instrument.spec
+                overrides, rule_version = rules.get(inst.code, ({}, spec.rules_version))
+                settings = spec.effective_settings({**overrides, **campaign.optional_critical_on(inst)})
                 result = spec.score_matrix(spec.matrix([answers]), settings).row(0)
                 result["rule_version"] = rule_version
-                times = [t for t in resp.payload["seconds"].values()]
-                if times and sorted(times)[len(times) // 2] < school_settings.min_median_seconds:
+                times = sorted(payload.get("seconds", {}).values())
+                if times and times[len(times) // 2] < min_median:
                     result["flags"].append("too_fast")
-                scored.append((ci, resp, result))
+                rows.append(Result.build(self, resp_pk, inst, result, now))
             if incomplete:
                 raise ScreeningError(_("Some questions are not answered yet: %(names)s."),
                                      params={"names": "、".join(incomplete)}, code="incomplete")
-            results = [Result.from_engine(self, ci, resp, data, now) for ci, resp, data in scored]
+            results = Result.objects.bulk_create(rows)
             Assignment.objects.filter(pk=self.pk).update(status=AssignmentStatus.SUBMITTED,
                                                          submitted_at=now, submit_key=key)
             self.status, self.submitted_at, self.submit_key = AssignmentStatus.SUBMITTED, now, key
@@ -673,11 +705,12 @@ class Result(models.Model):
         return f"result {self.pk} ({self.instrument.code})"
 
     @classmethod
-    def from_engine(cls, assignment: Assignment, ci: CampaignInstrument, resp: Response,
-                    data: dict[str, Any], now: dt.datetime) -> Result:
-        return cls.objects.create(
-            response=resp, assignment=assignment, campaign=assignment.campaign,
-            instrument=ci.instrument, student_id=assignment.student_id,
+    def build(cls, assignment: Assignment, response_pk: int, instrument: Instrument,
+              data: dict[str, Any], now: dt.datetime) -> Result:
+        """An unsaved result of the engine's output (``submit`` inserts them in one statement)."""
+        return cls(
+            response_id=response_pk, assignment=assignment, campaign_id=assignment.campaign_id,
+            instrument=instrument, student_id=assignment.student_id,
             instrument_version=data["instrument_version"], rule_version=data["rule_version"],
             classification=data["classification"], positive=data["positive"],
             critical=bool(data["critical"]), bands=data["bands"], flags=data["flags"],
