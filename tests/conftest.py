@@ -21,6 +21,9 @@ def _default_language():
     from django.conf import settings
     from django.utils import translation
 
+    from xinlian.screening.models import clear_local_cache
+
     translation.activate(settings.LANGUAGE_CODE)
+    clear_local_cache()  # rule sets and thresholds cached per process: not across tests
     yield
     translation.activate(settings.LANGUAGE_CODE)

@@ -232,3 +232,21 @@ class HomeCardTests(ScreeningTestCase):
         body = self.client.get("/").content.decode()
         self.assertNotIn("/screening/campaigns/", body)
         self.assertNotIn("/screening/interviews/", body)
+
+
+class SettingsCacheTests(ScreeningTestCase):
+    def test_a_new_rule_set_applies_at_once_in_this_process(self) -> None:
+        # Load the (empty) rule-set table into the per-process cache first.
+        self.take(Assignment.objects.get(campaign=self.campaign, student=self.roommate_a1), 0)
+        RuleSet.objects.create(instrument_code="PHQ9", version="centre-7", overrides={"cutoff": 7})
+        self.take(self.assignment_a1, 1, {9: 0, 1: 0})  # total 7
+        result = Result.objects.get(assignment=self.assignment_a1)
+        self.assertEqual((result.positive, result.rule_version), (True, "centre-7"))
+
+    def test_a_changed_threshold_applies_at_once_in_this_process(self) -> None:
+        from xinlian.screening.models import CentreSettings
+
+        self.take(Assignment.objects.get(campaign=self.campaign, student=self.roommate_a1), 0)
+        CentreSettings.objects.create(school=self.school, min_median_seconds=10.0)
+        self.take(self.assignment_a1, 0)  # 4 s per item
+        self.assertIn("too_fast", Result.objects.get(assignment=self.assignment_a1).flags)

@@ -18,3 +18,10 @@ class ScreeningConfig(AppConfig):
         # Shipped instrument files become rows after every migrate (new versions are added,
         # nothing is edited in place), so campaigns always point at an exact file.
         post_migrate.connect(_sync_instruments, sender=self)
+        from django.db.models.signals import post_delete, post_save
+
+        from .models import CentreSettings, RuleSet, clear_local_cache
+
+        for model in (RuleSet, CentreSettings):
+            post_save.connect(clear_local_cache, sender=model, dispatch_uid=f"clear-{model.__name__}")
+            post_delete.connect(clear_local_cache, sender=model, dispatch_uid=f"clear-del-{model.__name__}")

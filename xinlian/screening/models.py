@@ -31,6 +31,24 @@ from .engine import AnswerError, Definition, builtin_definitions
 GUARDIAN_CONSENT_AGE = 14
 _SPECS: dict[int, Definition] = {}
 _CAMPAIGN_INSTRUMENTS: dict[tuple[int, dt.datetime], list[tuple[int, Instrument]]] = {}
+SETTINGS_TTL = 10.0  # seconds a process may act on a rule set or threshold changed elsewhere
+_LOCAL: dict[str, tuple[float, Any]] = {}
+
+
+def _local_cache(name: str, load: Any) -> Any:
+    """A small table kept per process for SETTINGS_TTL seconds (see the post_save receivers)."""
+    import time
+
+    hit = _LOCAL.get(name)
+    now = time.monotonic()
+    if hit is None or now - hit[0] > SETTINGS_TTL:
+        hit = (now, load())
+        _LOCAL[name] = hit
+    return hit[1]
+
+
+def clear_local_cache(**_kwargs: Any) -> None:
+    _LOCAL.clear()
 
 
 class ScreeningError(ValidationError):
@@ -182,10 +200,13 @@ class RuleSet(models.Model):
 
     @classmethod
     def active_overrides(cls, codes: list[str]) -> dict[str, tuple[dict[str, Any], str]]:
-        """code → (overrides, rule version) of the active rule sets of ``codes``, in one query."""
-        rows = cls.objects.filter(instrument_code__in=codes, active=True).values_list(
-            "instrument_code", "overrides", "version")
-        return {code: (overrides, version) for code, overrides, version in rows}
+        """code → (overrides, rule version) of the active rule sets. Read at every submit, so
+        the whole (small) table is kept per process for a few seconds; a change in this process
+        clears it at once, other processes see it within ``SETTINGS_TTL`` seconds."""
+        table = _local_cache("rulesets", lambda: {
+            code: (overrides, version) for code, overrides, version in
+            cls.objects.filter(active=True).values_list("instrument_code", "overrides", "version")})
+        return {code: table[code] for code in codes if code in table}
 
     @classmethod
     def effective(cls, instrument: Instrument, version: str | None = None) -> tuple[dict[str, Any], str]:
@@ -224,6 +245,13 @@ class CentreSettings(models.Model):
 
     def __str__(self) -> str:
         return str(self.school)
+
+    @classmethod
+    def min_median_for(cls, school_id: int) -> float:
+        """The too-fast threshold, read at every submit (per-process cache like rule sets)."""
+        table = _local_cache("min_median", lambda: dict(
+            cls.objects.values_list("school_id", "min_median_seconds")))
+        return table.get(school_id, cls._meta.get_field("min_median_seconds").default)
 
     @classmethod
     def for_school(cls, school: Unit | None) -> CentreSettings:
@@ -563,24 +591,25 @@ class Assignment(models.Model):
         # The hot path of freshman week: few, narrow queries (the ORM's compile time, not the
         # database, is most of a request's cost here).
         with transaction.atomic():
-            status, agreed, version = (Assignment.objects.select_for_update().filter(pk=self.pk)
-                                       .values_list("status", "consent_agreed", "consent_version").get())
-            if status == AssignmentStatus.SUBMITTED:
-                return SubmitOutcome(self, replay=True)
             self._refuse_unless_open(now)
-            if not (agreed is True and version == campaign.consent_version
-                    and status in (AssignmentStatus.INVITED, AssignmentStatus.IN_PROGRESS)):
+            # Claim the submission first: one UPDATE checks the state and takes the row lock that
+            # save_answers() takes too, so no answer changes while we score. Anything raised below
+            # rolls the claim back with the rest.
+            claimed = Assignment.objects.filter(
+                pk=self.pk, status__in=(AssignmentStatus.INVITED, AssignmentStatus.IN_PROGRESS),
+                consent_agreed=True, consent_version=campaign.consent_version,
+            ).update(status=AssignmentStatus.SUBMITTED, submitted_at=now, submit_key=key)
+            if not claimed:
+                status = Assignment.objects.filter(pk=self.pk).values_list("status", flat=True).get()
+                if status == AssignmentStatus.SUBMITTED:
+                    return SubmitOutcome(self, replay=True)
                 raise ScreeningError(_("This screening cannot be answered now."), code="state")
-            # save_answers() takes the assignment's row lock too, so these rows cannot change now.
             payloads = {ci_pk: (resp_pk, json.loads(data or "{}")) for resp_pk, ci_pk, data in
                         Response.objects.filter(assignment_id=self.pk)
                         .values_list("pk", "campaign_instrument_id", "data")}
             instruments = campaign.scoring_instruments()
             rules = RuleSet.active_overrides([inst.code for _ci, inst in instruments])
-            min_median = (CentreSettings.objects.filter(school_id=campaign.school_id)
-                          .values_list("min_median_seconds", flat=True).first())
-            if min_median is None:
-                min_median = CentreSettings._meta.get_field("min_median_seconds").default
+            min_median = CentreSettings.min_median_for(campaign.school_id)
             incomplete = []
             rows = []
             for ci_pk, inst in instruments:
@@ -602,8 +631,6 @@ class Assignment(models.Model):
                 raise ScreeningError(_("Some questions are not answered yet: %(names)s."),
                                      params={"names": "、".join(incomplete)}, code="incomplete")
             results = Result.objects.bulk_create(rows)
-            Assignment.objects.filter(pk=self.pk).update(status=AssignmentStatus.SUBMITTED,
-                                                         submitted_at=now, submit_key=key)
             self.status, self.submitted_at, self.submit_key = AssignmentStatus.SUBMITTED, now, key
             outcome = SubmitOutcome(self, replay=False, results=results)
             outcome.act(now)
