@@ -7,6 +7,12 @@ Benchmarks:
   alert_latency  concern submitted → group-robot message received, one worker: median and p99
   escalation_lateness  1,000 deadlines in one minute, two workers: each escalates once, how late
   worker_crash   kill -9 a worker 20+ times during 1,000 robot deliveries: lost and repeated
+  screening_submit  PHQ-9 submits over HTTP (gunicorn, production settings), 32 clients: req/s,
+                 p50/p99, and the ratio to a trivial logged-in page on the same server
+  freshman_week  10,000 freshmen answer UPI + SCL-90 screen by screen through the real pages, a
+                 worker sending the outbox: zero errors, nothing lost or doubled, alerts delivered
+  rescore        ``xinlian rescore`` (dry run, then --apply) of 100,000 SCL-90 results under a
+                 changed rule set: wall time and peak RSS
 
 Figures are printed and saved to bench/results/<name>.json, one entry per database vendor,
 with the machine, the date and the medians. ``--db postgres`` uses XINLIAN_DATABASE_URL (its
@@ -34,7 +40,8 @@ from common import (  # noqa: E402 — the path above makes bench/ importable wh
     write_result,
 )
 
-BENCHMARKS = ("network_pages", "roster_import", "alert_latency", "escalation_lateness", "worker_crash")
+BENCHMARKS = ("network_pages", "roster_import", "alert_latency", "escalation_lateness", "worker_crash",
+              "screening_submit", "freshman_week", "rescore")
 
 
 def bench_network_pages(vendor: str, args: argparse.Namespace) -> dict:
@@ -98,6 +105,65 @@ def bench_worker_crash(vendor: str, args: argparse.Namespace) -> dict:
                          env, timeout=3600)
 
 
+def bench_screening_submit(vendor: str, args: argparse.Namespace) -> dict:
+    print(f"screening_submit: {args.submit_students:,} PHQ-9 students, {args.submit_clients} clients, "
+          f"{args.submit_duration:g} s per phase on {vendor}…", flush=True)
+    with fresh_database(vendor) as env:
+        return run_child([str(BENCH_DIR / "screening.py"), "submit",
+                          "--students", str(args.submit_students), "--clients", str(args.submit_clients),
+                          "--duration", str(args.submit_duration), "--warmup", str(args.submit_warmup),
+                          "--rounds", str(args.submit_rounds), "--workers", str(args.server_workers),
+                          "--threads", str(args.server_threads), "--generator", args.generator,
+                          "--profile", str(args.submit_profile)], env, timeout=3600)
+
+
+def bench_freshman_week(vendor: str, args: argparse.Namespace) -> dict:
+    # Each student costs the server about a quarter of a CPU-second (22 requests: 16 answer
+    # screens, the questionnaire page, consent, submit...), so two cores take about 7 students
+    # a second: 10,000 need a 25-minute window, more than the other benchmarks' quarter hour.
+    students = args.freshmen or (10_000 if vendor == "postgresql" else 2_000)
+    window = args.freshman_window or round(students * 0.15)
+    print(f"freshman_week: {students:,} freshmen (UPI + SCL-90) over {window:g} s on {vendor}, "
+          "one worker…", flush=True)
+    with fresh_database(vendor) as env:
+        return run_child([str(BENCH_DIR / "screening.py"), "freshman", "--students", str(students),
+                          "--seed-students", str(max(4_000, round(students * 4.2))),
+                          "--window", str(window), "--workers", str(args.server_workers),
+                          "--threads", str(args.server_threads)], env, timeout=3 * 3600)
+
+
+def bench_rescore(vendor: str, args: argparse.Namespace) -> dict:
+    from screening import RESCORE_RULES, TARGET_RESCORE_SECONDS
+
+    script = str(BENCH_DIR / "screening.py")
+    with fresh_database(vendor) as env:
+        print(f"rescore: {args.rescore_responses:,} submitted SCL-90 responses on {vendor}…", flush=True)
+        prepared = run_child([script, "rescore-prepare", "--responses", str(args.rescore_responses)], env,
+                             timeout=3600)
+        campaign = str(prepared["campaign"])
+        cli = [str(BENCH_DIR / "measure.py"), PYTHON, "-m", "xinlian.cli", "rescore", "--campaign", campaign]
+        print("rescore: `xinlian rescore` (dry run)…", flush=True)
+        dry = run_child(cli, env, timeout=3600)
+        after_dry = run_child([script, "rescore-verify", "--campaign", campaign], env)
+        print("rescore: `xinlian rescore --apply`…", flush=True)
+        applied = run_child([*cli, "--apply"], env, timeout=3600)
+        after = run_child([script, "rescore-verify", "--campaign", campaign], env)
+    n, expected = prepared["responses"], prepared["expected"]
+    checks = {
+        "dry_run_changed_nothing": after_dry["by_rule_version"] == {prepared["old_rule_version"]: n},
+        "all_rewritten_with_new_rules": after["by_rule_version"] == {RESCORE_RULES["version"]: n},
+        "positives_as_expected": after["positive"] == expected["positive_after"],
+    }
+    ok = dry["returncode"] == 0 and applied["returncode"] == 0 and all(checks.values())
+    return {
+        "prepared": prepared, "dry_run": dry, "apply": applied, "after_dry_run": after_dry,
+        "after_apply": after, "checks": checks, "ok": ok,
+        "target_seconds": TARGET_RESCORE_SECONDS,
+        "within_target": ok and dry["wall_seconds"] < TARGET_RESCORE_SECONDS
+        and applied["wall_seconds"] < TARGET_RESCORE_SECONDS,
+    }
+
+
 def _ms(summary: dict) -> str:
     if not summary.get("n"):
         return "no samples"
@@ -158,6 +224,56 @@ def print_summary(name: str, vendor: str, payload: dict) -> None:
         print(f"lost {payload['lost']}, repeats {payload['repeats']} ({payload['keys_repeated']} keys), "
               f"statuses {payload['statuses']}")
         print("targets lost 0, repeats <= kills, kills >= 20: " + ("met" if payload["within_target"] else "NOT met"))
+    elif name == "screening_submit":
+        if "skipped" in payload:
+            print(f"SKIPPED: {payload['skipped']}")
+            return
+        for kind in ("trivial", "submit"):
+            f = payload[kind]
+            print(f"{kind:<8} {f['rps']:>7} req/s  p50 {f['p50_ms']} ms  p90 {f['p90_ms']} ms  "
+                  f"p99 {f['p99_ms']} ms  max {f['max_ms']} ms  ({f['requests']:,} requests, "
+                  f"{f['errors']} errors)")
+        print(f"ratio submit/trivial {payload['ratio']}; server {payload['server']['workers']} workers x "
+              f"{payload['server']['threads']} threads; generator {payload['generator']}")
+        cpu = payload["phases"]["submit"][-1]["cpu"]
+        print(f"CPU during submit (cores): server {cpu['server_cores']}, database {cpu['database_cores']}, "
+              f"generator {cpu['generator_cores']}, other {cpu['other_cores']}")
+        v = payload["verify"]
+        print(f"verified: {v['submitted']:,} submitted, {v['results']:,} results, "
+              f"{v['submitted_without_exactly_one_result_each']} without exactly one result, "
+              f"alerts {v['alerts']} = critical {v['critical_submitted']}, interviews {v['interviews']}: "
+              + ("ok" if v["ok"] else "NOT ok"))
+        t = payload["targets"]
+        print(f"targets p99 < {t['p99_ms']:g} ms and ratio >= {t['ratio']}: "
+              + ("met" if payload["within_target"] else "NOT met"))
+    elif name == "freshman_week":
+        h, v, plan = payload["http"], payload["verify"], payload["plan"]
+        print(f"{plan['students']:,} students x {plan['screens_per_student']} screens over "
+              f"{plan['window_s']:g} s: {h['requests']:,} requests in {h['duration_s']} s "
+              f"({h['rps']} req/s), up to {h['max_concurrent_students']} students at once")
+        for kind, f in h["by_kind"].items():
+            print(f"  {kind:<16} n={f['n']:<7} p50 {f['p50_ms']} ms  p90 {f['p90_ms']} ms  "
+                  f"p99 {f['p99_ms']} ms  max {f['max_ms']} ms  {f['statuses']}")
+        print(f"unexpected answers {h['unexpected']}; not submitted {v['not_submitted']}, submitted twice "
+              f"{v['submitted_more_than_once']}, responses not as sent {v['responses_not_as_sent']}, "
+              f"duplicate results {v['duplicate_results']}")
+        print(f"alerts {v['alerts']} for {v['critical_students']} critical students; alert deliveries "
+              f"{dict(v['alert_deliveries'])}, not sent {v['alert_deliveries_not_sent']}; outbox drained "
+              f"{payload['drain_seconds_after_window']} s after the window")
+        print("zero errors, nothing lost or doubled, every alert delivered: "
+              + ("yes" if payload["ok"] else "NO"))
+    elif name == "rescore":
+        prep = payload["prepared"]
+        print(f"{prep['responses']:,} SCL-90 results; rule set {prep['rule_set']['overrides']}; expected "
+              f"{prep['expected']['no_longer_positive']:,} no longer positive")
+        for label in ("dry_run", "apply"):
+            run = payload[label]
+            print(f"{label:<8} {run['wall_seconds']} s wall, {run['max_rss_mb']} MB peak RSS, exit code "
+                  f"{run['returncode']}")
+            if run["returncode"] != 0:
+                print("  " + "\n  ".join(run["stderr_tail"] or run["stdout_tail"]))
+        print(f"checks {payload['checks']}")
+        print(f"target < {payload['target_seconds']:g} s: " + ("met" if payload["within_target"] else "NOT met"))
 
 
 def main() -> None:
@@ -174,6 +290,28 @@ def main() -> None:
     parser.add_argument("--concern-rate", type=float, default=20.0, help="alert_latency: concerns per second")
     parser.add_argument("--alerts", type=int, default=1_000, help="escalation_lateness: alerts due")
     parser.add_argument("--deliveries", type=int, default=1_000, help="worker_crash: robot deliveries")
+    parser.add_argument("--submit-students", type=int, default=10_000,
+                        help="screening_submit: students with every PHQ-9 answer saved")
+    parser.add_argument("--submit-clients", type=int, default=32, help="screening_submit: concurrent clients")
+    parser.add_argument("--submit-duration", type=float, default=20.0,
+                        help="screening_submit: measured seconds per phase")
+    parser.add_argument("--submit-warmup", type=float, default=3.0)
+    parser.add_argument("--submit-rounds", type=int, default=2,
+                        help="screening_submit: trivial+submit rounds (medians reported)")
+    parser.add_argument("--submit-profile", type=int, default=400,
+                        help="screening_submit: submits profiled in process afterwards (0: none)")
+    parser.add_argument("--generator", choices=("auto", "wrk", "python"), default="auto",
+                        help="screening_submit load generator (auto: wrk if installed)")
+    parser.add_argument("--server-workers", type=int, default=3, help="gunicorn workers (screening)")
+    parser.add_argument("--server-threads", type=int, default=0,
+                        help="gunicorn gthread threads per worker (0: sync workers, the measured best)")
+    parser.add_argument("--freshmen", type=int, default=None,
+                        help="freshman_week: students (default 10,000 on PostgreSQL; 2,000 on SQLite, "
+                             "a cheap second opinion)")
+    parser.add_argument("--freshman-window", type=float, default=None,
+                        help="freshman_week: seconds over which they arrive (default: 0.15 s per "
+                             "student, what two cores take at about 90 %% load)")
+    parser.add_argument("--rescore-responses", type=int, default=100_000)
     args = parser.parse_args()
     unknown = set(args.names) - set(BENCHMARKS)
     if unknown:
@@ -189,7 +327,8 @@ def main() -> None:
     for name in args.names or BENCHMARKS:
         runner = {"network_pages": bench_network_pages, "roster_import": bench_roster_import,
                   "alert_latency": bench_alert_latency, "escalation_lateness": bench_escalation_lateness,
-                  "worker_crash": bench_worker_crash}[name]
+                  "worker_crash": bench_worker_crash, "screening_submit": bench_screening_submit,
+                  "freshman_week": bench_freshman_week, "rescore": bench_rescore}[name]
         try:
             payload = runner(vendor, args)
         except Exception as exc:  # one failing benchmark must not hide the others' figures
