@@ -157,7 +157,7 @@ class StudentAnswersOnAPhoneTests(StaticLiveServerTestCase):
         self.assertTrue(page.evaluate(NO_SIDEWAYS), "the consent page scrolls sideways at 360 px")
         self.shot(page, "consent")
         page.tap("#consent-agree")
-        page.wait_for_selector("#scr-form")
+        page.wait_for_selector("#scr-next", state="visible")  # the script has paged the form
         self.a.refresh_from_db()
         self.assertTrue(self.a.consent_agreed)
 
@@ -180,7 +180,7 @@ class StudentAnswersOnAPhoneTests(StaticLiveServerTestCase):
 
         # Closed and reopened half-way: the answers come back from the server.
         page.reload()
-        page.wait_for_selector("#scr-form")
+        page.wait_for_selector("#scr-next", state="visible")  # the script has paged the form
         for item, value in ((1, 1), (2, 0), (3, 2)):
             self.assertTrue(page.is_checked(f"#a-{self.phq.pk}-{item}-{value}"))
         self.assertEqual(self.visible_items(page, self.phq), [1, 2, 3, 4, 5])
