@@ -310,7 +310,7 @@ def main() -> None:
                              "a cheap second opinion)")
     parser.add_argument("--freshman-window", type=float, default=None,
                         help="freshman_week: seconds over which they arrive (default: 0.15 s per "
-                             "student, what two cores take at about 90 %% load)")
+                             "student, about 80 %% of what two quiet cores take)")
     parser.add_argument("--rescore-responses", type=int, default=100_000)
     args = parser.parse_args()
     unknown = set(args.names) - set(BENCHMARKS)
