@@ -507,8 +507,19 @@ class Assignment(models.Model):
 
     @property
     def may_answer(self) -> bool:
-        return (self.consent_agreed is True and self.consent_version == self.campaign.consent_version
-                and self.status in (AssignmentStatus.INVITED, AssignmentStatus.IN_PROGRESS))
+        return self._answerable(self.status, self.consent_agreed, self.consent_version)
+
+    def _answerable(self, status: str, agreed: bool | None, version: int | None) -> bool:
+        return (agreed is True and version == self.campaign.consent_version
+                and status in (AssignmentStatus.INVITED, AssignmentStatus.IN_PROGRESS))
+
+    def _refuse_unless_answerable_now(self) -> None:
+        """Re-read the state under the row lock submit() takes (call inside a transaction): a
+        submit from a double tap or another device may have landed since this instance was read."""
+        state = (Assignment.objects.select_for_update().filter(pk=self.pk)
+                 .values_list("status", "consent_agreed", "consent_version").get())
+        if not self._answerable(*state):
+            raise ScreeningError(_("This screening cannot be answered now."), code="state")
 
     def _refuse_unless_open(self, now: dt.datetime) -> None:
         status = self.campaign.status(now)
@@ -518,12 +529,6 @@ class Assignment(models.Model):
             raise ScreeningError(_("This screening has closed."), code="closed")
 
     # --- answering ------------------------------------------------------------------------------
-
-    def campaign_instrument(self, pk: int) -> CampaignInstrument:
-        ci = self.campaign.campaign_instruments.select_related("instrument").filter(pk=pk).first()
-        if ci is None:
-            raise ScreeningError(_("Unknown questionnaire."), code="unknown_instrument")
-        return ci
 
     def save_answer(self, ci_pk: int, item: int, value: int, seconds: float | None = None,
                     now: dt.datetime | None = None) -> None:
@@ -540,26 +545,21 @@ class Assignment(models.Model):
         self._refuse_unless_open(now)
         if not self.may_answer:
             raise ScreeningError(_("This screening cannot be answered now."), code="state")
-        cis = {ci.pk: ci for ci in self.campaign.campaign_instruments.select_related("instrument")}
+        instruments = dict(self.campaign.scoring_instruments())
         by_ci: dict[int, list[tuple[int, Any, float | None]]] = {}
         for ci_pk, item, value, seconds in entries:
-            ci = cis.get(ci_pk)
-            if ci is None:
+            inst = instruments.get(ci_pk)
+            if inst is None:
                 raise ScreeningError(_("Unknown questionnaire."), code="unknown_instrument")
-            errors = ci.instrument.spec.check_answers({item: value}, complete=False)
+            errors = inst.spec.check_answers({item: value}, complete=False)
             if errors:
                 raise ScreeningError(answer_error_message(errors[0]), code=errors[0].code)
             by_ci.setdefault(ci_pk, []).append((item, value, seconds))
         visible: dict[int, list[int]] = {}
         with transaction.atomic():
-            # A submit (a double tap, another device) may have landed since this instance was
-            # read: re-check under the row lock submit() takes, so nothing is written after it.
-            locked = Assignment.objects.select_for_update().select_related("campaign").get(pk=self.pk)
-            if not locked.may_answer:
-                raise ScreeningError(_("This screening cannot be answered now."), code="state")
+            self._refuse_unless_answerable_now()
             for ci_pk, rows in by_ci.items():
-                resp, _created = Response.objects.select_for_update().get_or_create(
-                    assignment=self, campaign_instrument=cis[ci_pk])
+                resp, _created = Response.objects.get_or_create(assignment=self, campaign_instrument_id=ci_pk)
                 data = resp.payload
                 for item, value, seconds in rows:
                     data["answers"][str(item)] = value
@@ -567,7 +567,7 @@ class Assignment(models.Model):
                         data["seconds"][str(item)] = round(float(seconds), 2)
                 resp.payload = data
                 resp.save(update_fields=["data", "updated_at"])
-                visible[ci_pk] = cis[ci_pk].instrument.spec.visible_items(resp.answers)
+                visible[ci_pk] = instruments[ci_pk].spec.visible_items(resp.answers)
             if self.status == AssignmentStatus.INVITED:
                 Assignment.objects.filter(pk=self.pk, status=AssignmentStatus.INVITED).update(
                     status=AssignmentStatus.IN_PROGRESS, started_at=now)
