@@ -255,10 +255,10 @@ class CentreSettings(models.Model):
 
     @classmethod
     def for_school(cls, school: Unit | None) -> CentreSettings:
-        if school is None:
-            return cls(hotline="12356")
-        obj, _created = cls.objects.get_or_create(school=school)
-        return obj
+        """The school's settings, or the defaults (unsaved) when the centre set none: reading
+        help resources on a page must not write a row."""
+        found = cls.objects.filter(school=school).first() if school is not None else None
+        return found or cls(school=school)
 
 
 # --- campaigns ---------------------------------------------------------------------------------
