@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import time
 from functools import cached_property
 from typing import Any
 
@@ -37,8 +38,6 @@ _LOCAL: dict[str, tuple[float, Any]] = {}
 
 def _local_cache(name: str, load: Any) -> Any:
     """A small table kept per process for SETTINGS_TTL seconds (see the post_save receivers)."""
-    import time
-
     hit = _LOCAL.get(name)
     now = time.monotonic()
     if hit is None or now - hit[0] > SETTINGS_TTL:
