@@ -114,7 +114,8 @@ def bench_screening_submit(vendor: str, args: argparse.Namespace) -> dict:
                           "--duration", str(args.submit_duration), "--warmup", str(args.submit_warmup),
                           "--rounds", str(args.submit_rounds), "--workers", str(args.server_workers),
                           "--threads", str(args.server_threads), "--generator", args.generator,
-                          "--profile", str(args.submit_profile)], env, timeout=3600)
+                          "--profile", str(args.submit_profile), "--worker", args.submit_worker],
+                         env, timeout=3600) | {"settings_worker": args.submit_worker}
 
 
 def bench_freshman_week(vendor: str, args: argparse.Namespace) -> dict:
@@ -169,6 +170,12 @@ def _ms(summary: dict) -> str:
         return "no samples"
     return (f"median {summary['median_ms']} ms, p90 {summary['p90_ms']} ms, "
             f"p99 {summary['p99_ms']} ms, max {summary['max_ms']} ms (n={summary['n']})")
+
+
+def _p50(summary: dict) -> str:
+    if not summary.get("n"):
+        return "no samples"
+    return f"p50 {summary['p50_ms']} ms, p99 {summary['p99_ms']} ms, max {summary['max_ms']} ms (n={summary['n']})"
 
 
 def print_summary(name: str, vendor: str, payload: dict) -> None:
@@ -237,7 +244,12 @@ def print_summary(name: str, vendor: str, payload: dict) -> None:
               f"{payload['server']['threads']} threads; generator {payload['generator']}")
         cpu = payload["phases"]["submit"][-1]["cpu"]
         print(f"CPU during submit (cores): server {cpu['server_cores']}, database {cpu['database_cores']}, "
-              f"generator {cpu['generator_cores']}, other {cpu['other_cores']}")
+              f"worker {cpu.get('worker_cores', '(not running)')}, generator {cpu['generator_cores']}, "
+              f"other {cpu['other_cores']}")
+        d = payload["drain"]
+        print(f"worker ({payload['settings_worker']} the load): drained {d['seconds_after_load']} s after the load; "
+              f"submit → red alert {_p50(d['submit_to_red_alert_ms'])}; submit → interview "
+              f"{_p50(d['submit_to_interview_ms'])}")
         v = payload["verify"]
         print(f"verified: {v['submitted']:,} submitted, {v['results']:,} results, "
               f"{v['submitted_without_exactly_one_result_each']} without exactly one result, "
@@ -300,6 +312,8 @@ def main() -> None:
                         help="screening_submit: trivial+submit rounds (medians reported)")
     parser.add_argument("--submit-profile", type=int, default=400,
                         help="screening_submit: submits profiled in process afterwards (0: none)")
+    parser.add_argument("--submit-worker", choices=("during", "after"), default="during",
+                        help="screening_submit: run the worker through the load (as deployed) or only after it")
     parser.add_argument("--generator", choices=("auto", "wrk", "python"), default="auto",
                         help="screening_submit load generator (auto: wrk if installed)")
     parser.add_argument("--server-workers", type=int, default=3, help="gunicorn workers (screening)")

@@ -8,7 +8,14 @@ import uuid
 from django.utils import timezone
 
 from xinlian.network.models import Role
-from xinlian.screening.models import Assignment, Campaign, CampaignInstrument, Instrument
+from xinlian.screening.models import (
+    Assignment,
+    Campaign,
+    CampaignInstrument,
+    Instrument,
+    Interview,
+    act_on_submissions,
+)
 
 from .base import NetworkTestCase, make_staff
 
@@ -54,10 +61,15 @@ class ScreeningTestCase(NetworkTestCase):
                 assignment.save_answer(ci.pk, item, v, seconds)
 
     def take(self, assignment: Assignment, value: int | None = None,
-             overrides: dict[int, int] | None = None):  # noqa: ANN201
+             overrides: dict[int, int] | None = None, *, act: bool = True):  # noqa: ANN201
+        """Consent, answer, submit; then, unless ``act`` is false, one pass of the worker's job
+        raises the alert and opens the interview the submission asks for."""
         assignment.consent(True, self.campaign.consent_version)
         self.answer_all(assignment, value, overrides)
-        return assignment.submit(uuid.uuid4().hex)
+        outcome = assignment.submit(uuid.uuid4().hex)
+        if act:
+            act_on_submissions()
+        return outcome
 
 
 def ensure_sweep_objects(cls: type[NetworkTestCase]) -> None:
@@ -81,7 +93,8 @@ def ensure_sweep_objects(cls: type[NetworkTestCase]) -> None:
     answers[9] = 2
     for item, value in answers.items():
         a1.save_answer(ci.pk, item, value, 3.0)
-    outcome = a1.submit(uuid.uuid4().hex)
+    a1.submit(uuid.uuid4().hex)
+    act_on_submissions()  # what the worker does within a second
     b1 = Assignment.objects.get(campaign=campaign, user=cls.student_b1.user)
     b1.consent(True, campaign.consent_version)
     b1.save_answer(ci.pk, 1, 1, 3.0)
@@ -91,4 +104,4 @@ def ensure_sweep_objects(cls: type[NetworkTestCase]) -> None:
     cls.scr_teacher = teacher
     cls.scr_assignment_a1 = a1
     cls.scr_assignment_b1 = b1
-    cls.scr_interview = outcome.interview
+    cls.scr_interview = Interview.objects.get(assignment=a1)

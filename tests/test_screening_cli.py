@@ -32,6 +32,7 @@ from xinlian.screening.models import (
     Interview,
     Result,
     RuleSet,
+    act_on_submissions,
 )
 from xinlian.screening.rescore import answer_matrix, rescore, result_rows
 
@@ -270,6 +271,7 @@ class RescoreTests(ScreeningTestCase):
         assignment.consent(True, 1)
         assignment.save_answers([(ci.pk, k, v, 3.0) for k, v in answers.items()])
         assignment.submit(uuid.uuid4().hex)
+        act_on_submissions()
 
     def result(self, assignment: Assignment) -> Result:
         return Result.objects.get(assignment=assignment)

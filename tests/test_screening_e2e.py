@@ -12,7 +12,7 @@ from django.contrib.staticfiles.testing import StaticLiveServerTestCase
 
 from xinlian.care.models import Alert, AlertSource, RiskEntry
 from xinlian.network.models import Role
-from xinlian.screening.models import Campaign, Instrument, Interview, Result
+from xinlian.screening.models import Campaign, Instrument, Interview, Result, act_on_submissions
 
 from .base import PASSWORD, NetworkTestCase, make_staff
 from .test_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS
@@ -89,9 +89,11 @@ class ScreeningEndToEndTests(StaticLiveServerTestCase):
                 self.assertNotIn("PHQ", body)  # no score, no instrument verdict
                 self.shot(student, "student-thanks")
 
-                # The screen acted at once: a red alert and an urgent interview.
+                # The worker's next pass (within a second of the submit in a deployment) acts:
+                # a red alert and an urgent interview.
                 result = Result.objects.get(campaign=campaign)
                 self.assertTrue(result.critical)
+                self.assertEqual(act_on_submissions(), 1)
                 alert = Alert.objects.get(student=self.student_a1)
                 self.assertEqual((alert.level, alert.source), ("red", AlertSource.SCREENING))
                 interview = Interview.objects.get(student=self.student_a1)

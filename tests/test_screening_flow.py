@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from unittest import mock
 
 from django.utils import timezone
 
-from xinlian.care.models import Alert, AlertSource, RiskEntry, RiskLevel
+from xinlian.care.models import Alert, AlertSource, RiskEntry, RiskLevel, TimelineEntry
 from xinlian.network.models import Student
 from xinlian.notify.models import Delivery
 from xinlian.screening.models import (
@@ -19,6 +20,8 @@ from xinlian.screening.models import (
     Result,
     RuleSet,
     ScreeningError,
+    SubmitAction,
+    act_on_submissions,
 )
 
 from .base import make_student
@@ -136,7 +139,9 @@ class SubmitTests(ScreeningTestCase):
         self.answer_all(a, 3)
         first = a.submit("key-1")
         again = Assignment.objects.get(pk=a.pk).submit("key-1")
+        act_on_submissions()
         other = Assignment.objects.get(pk=a.pk).submit("key-2")
+        act_on_submissions()
         self.assertFalse(first.replay)
         self.assertTrue(again.replay and other.replay)
         self.assertEqual(Result.objects.count(), 1)
@@ -144,10 +149,16 @@ class SubmitTests(ScreeningTestCase):
         self.assertEqual(Interview.objects.count(), 1)
 
     def test_critical_item_raises_a_red_alert_at_once_and_an_urgent_interview(self) -> None:
-        outcome = self.take(self.assignment_a1, 0, {9: 1})
+        outcome = self.take(self.assignment_a1, 0, {9: 1}, act=False)
+        # The submit scores and marks; the worker's next pass (within a second) acts.
+        self.assertEqual(Assignment.objects.get(pk=self.assignment_a1.pk).action_due, SubmitAction.URGENT)
+        self.assertTrue(outcome.results[0].critical)
+        self.assertEqual(Alert.objects.count(), 0)
+        self.assertEqual(act_on_submissions(), 1)
+        self.assertEqual(act_on_submissions(), 0)  # once only
+        self.assertIsNone(Assignment.objects.get(pk=self.assignment_a1.pk).action_due)
         alert = Alert.objects.get()
         self.assertEqual((alert.level, alert.source), ("red", AlertSource.SCREENING))
-        self.assertEqual(outcome.alert, alert)
         interview = Interview.objects.get()
         self.assertTrue(interview.urgent)
         self.assertEqual(interview.assigned_to, self.psych_teacher)
@@ -156,6 +167,35 @@ class SubmitTests(ScreeningTestCase):
         texts = " ".join(d.render() if hasattr(d, "render") else d.message for d in Delivery.objects.all())
         self.assertNotIn("张小明", texts)
         self.assertNotIn("PHQ", texts)
+
+    def test_the_worker_acts_on_critical_items_first(self) -> None:
+        self.take(self.assignment_a1, 2, {9: 0}, act=False)  # positive, submitted first
+        b1 = Assignment.objects.get(campaign=self.campaign, user=self.student_b1.user)
+        self.take(b1, 0, {9: 3}, act=False)  # critical, submitted second
+        self.assertEqual(act_on_submissions(batch=1), 1)
+        self.assertEqual(Alert.objects.get().student, self.student_b1)
+        self.assertEqual(Interview.objects.get().student, self.student_b1)
+        act_on_submissions()
+        self.assertEqual(Interview.objects.count(), 2)
+
+    def test_a_crash_while_acting_keeps_the_mark_and_the_next_pass_acts(self) -> None:
+        self.take(self.assignment_a1, 0, {9: 1}, act=False)
+        with mock.patch.object(Interview, "open_for", side_effect=RuntimeError("database went away")), \
+                self.assertRaises(RuntimeError):
+            act_on_submissions()
+        # The alert raised before the crash is rolled back with everything else of the pass.
+        self.assertEqual(Alert.objects.count(), 0)
+        self.assertEqual(Assignment.objects.get(pk=self.assignment_a1.pk).action_due, SubmitAction.URGENT)
+        self.assertEqual(act_on_submissions(), 1)
+        self.assertEqual((Alert.objects.count(), Interview.objects.count()), (1, 1))
+
+    def test_negative_and_staff_submissions_ask_nothing_of_the_worker(self) -> None:
+        self.take(self.assignment_a1, 0, act=False)
+        self.assertIsNone(Assignment.objects.get(pk=self.assignment_a1.pk).action_due)
+        self.assertEqual(act_on_submissions(), 0)
+        # The chronology has the submission at once, with no score in it.
+        entry = TimelineEntry.objects.get(student=self.student_a1, kind="screening.submit")
+        self.assertEqual(entry.params, {"campaign": self.campaign.name})
 
     def test_positive_screen_goes_to_the_interview_list_without_a_level(self) -> None:
         self.take(self.assignment_a1, 2, {9: 0})  # total 16

@@ -20,6 +20,7 @@ from django.utils import timezone
 from django.utils.translation import get_language, gettext, gettext_noop
 from django.utils.translation import gettext_lazy as _
 
+from xinlian.lib import hotsql
 from xinlian.lib.crypto import EncryptedTextField
 from xinlian.network.models import Student, User
 
@@ -131,10 +132,16 @@ class TimelineEntry(models.Model):
             return text
 
     @classmethod
-    def add(cls, student: Student, kind: str, tier: int, text: str, *, actor: User | None = None,
+    def add(cls, student: Student | int, kind: str, tier: int, text: str, *, actor: User | None = None,
             link: str = "", at: dt.datetime | None = None, **params: Any) -> TimelineEntry:
-        return cls.objects.create(student=student, kind=kind, tier=tier, text=text, params=params,
-                                  actor=actor, link=link, at=at or timezone.now())
+        """``student`` may be a primary key: hot paths (a screening submit) need not load the row.
+        Every event of the network writes one of these, so the INSERT is built once per process
+        (xinlian/lib/hotsql.py) rather than compiled each time."""
+        who = {"student_id": student} if isinstance(student, int) else {"student": student}
+        entry = cls(**who, kind=kind, tier=tier, text=text, params=params, actor=actor, link=link,
+                    at=at or timezone.now())
+        hotsql.insert([entry])
+        return entry
 
 
 # The chronology's msgids live as plain strings on the rows (rendered in the reader's language at

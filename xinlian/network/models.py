@@ -272,9 +272,16 @@ class Student(models.Model):
                 raise ValidationError({"dorm": _("The dormitory is not inside the student's class.")})
 
     def units(self) -> list[Unit]:
-        """The units that hold this student, most specific first (dormitory, class, ...)."""
-        leaf = self.dorm or self.klass
-        return list(reversed(leaf.ancestors_and_self()))
+        """The units that hold this student, most specific first (dormitory, class, ...).
+
+        Kept on the instance while its class and dormitory stay the same: raising one alert asks
+        for them four times (the ladder, the centre, the robots, the interview's counsellor)."""
+        key = (self.klass_id, self.dorm_id)
+        cached = self.__dict__.get("_units")
+        if cached is None or cached[0] != key:
+            leaf = self.dorm or self.klass
+            cached = self.__dict__["_units"] = (key, tuple(reversed(leaf.ancestors_and_self())))
+        return list(cached[1])
 
 
 class GuardianRelation(models.TextChoices):

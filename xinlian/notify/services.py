@@ -24,12 +24,12 @@ LEVEL_LABELS = {"red": gettext_noop("red"), "orange": gettext_noop("orange"),
 
 def _fan_out(alert: Alert, people: Iterable[User], message: str) -> list[Delivery]:
     student = alert.student
-    # One query for both the place and the robots' units (this runs for every escalation):
-    # the class and its ancestors, plus the dormitory, are every unit that holds the student.
-    chain = student.klass.ancestors_and_self()
-    place = " ".join(u.display_name for u in chain  # as Unit.breadcrumb()
-                     if u.kind not in (UnitKind.BUREAU, UnitKind.SCHOOL))
-    unit_ids = [u.pk for u in chain] + ([student.dorm_id] if student.dorm_id else [])
+    # The units that hold the student (the ladder has just read them: no query) give both the
+    # place and the robots' units.
+    units = student.units()
+    place = " ".join(u.display_name for u in reversed(units)  # as Unit.breadcrumb() of the class
+                     if u.kind not in (UnitKind.BUREAU, UnitKind.SCHOOL, UnitKind.DORMITORY))
+    unit_ids = [u.pk for u in units]
     params = {"level_label": LEVEL_LABELS[alert.level], "place": place}
     link = alert.get_absolute_url()
     rows: list[Delivery] = []

@@ -38,9 +38,9 @@ def _is_htmx(request: HttpRequest) -> bool:
 def _not_activity(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
     """A background poll is not the user's activity: it must not keep an idle session alive.
 
-    The session middleware saves — and so renews — the session on every request
-    (SESSION_SAVE_EVERY_REQUEST, for the idle timeout); it leaves the session alone when the
-    request no longer carries one, so the attribute is dropped once the view has answered."""
+    The session middleware renews an active session (the idle timeout, see
+    xinlian/web/middleware.py); it leaves the session alone when the request no longer carries
+    one, so the attribute is dropped once the view has answered."""
 
     @wraps(view)
     def wrapped(request: HttpRequest, *args, **kwargs) -> HttpResponse:

@@ -19,6 +19,7 @@ from django.http import Http404, HttpRequest
 
 from xinlian.access.models import AuditResult
 from xinlian.access.policy import Cap, active_posts_of, audit, scope_units, visible_students
+from xinlian.lib import hotsql
 from xinlian.network.models import Role, Student, Unit, UnitKind, User
 
 from .models import Assignment, Campaign, Interview, Result, Visibility
@@ -130,9 +131,10 @@ def get_assignment_results_for_user(request: HttpRequest, pk: int) -> Assignment
 
 
 def get_own_assignment(request: HttpRequest, pk: int) -> Assignment:
-    """The respondent's own assignment; anybody else's is a 404."""
-    assignment = (Assignment.objects.select_related("campaign", "student").filter(pk=pk, user=_user(request))
-                  .first())
+    """The respondent's own assignment; anybody else's is a 404. The student row is loaded when
+    a page needs it (the submit, the busiest request of a freshman week, does not)."""
+    # SQL by hand (xinlian/lib/hotsql.py): every answer screen and the submit start here.
+    assignment = hotsql.get_with(Assignment, "campaign", "t.id = %s AND t.user_id = %s", [pk, _user(request).pk])
     if assignment is None:
         raise Http404
     return assignment

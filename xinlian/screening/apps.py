@@ -20,7 +20,13 @@ class ScreeningConfig(AppConfig):
         post_migrate.connect(_sync_instruments, sender=self)
         from django.db.models.signals import post_delete, post_save
 
-        from .models import CentreSettings, RuleSet, clear_local_cache
+        from xinlian.notify import jobs
+
+        from .models import CentreSettings, RuleSet, act_on_submissions, clear_local_cache
+
+        # Registered after care's jobs, so it runs first in each pass: the alerts it raises are
+        # sent in the same pass.
+        jobs.register("screening-actions", act_on_submissions)
 
         for model in (RuleSet, CentreSettings):
             post_save.connect(clear_local_cache, sender=model, dispatch_uid=f"clear-{model.__name__}")

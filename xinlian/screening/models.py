@@ -16,20 +16,23 @@ from functools import cached_property
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, models, transaction
-from django.db.models import Count, Q
+from django.db import IntegrityError, connection, models, transaction
+from django.db.models import Count, Min, Q
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import gettext_noop, pgettext_lazy
 
 from xinlian.care.models import Alert, AlertSource, Level, RiskEntry, RiskLevel, Tier, TimelineEntry
+from xinlian.lib import hotsql
 from xinlian.lib.crypto import EncryptedTextField
 from xinlian.network.models import Post, Role, Staff, Student, StudentStatus, Unit, User
 
 from .engine import AnswerError, Definition, builtin_definitions
 
 GUARDIAN_CONSENT_AGE = 14
+# The worker acts on a submission within a second; two minutes means it is not running.
+ACTIONS_LATE = dt.timedelta(minutes=2)
 _SPECS: dict[int, Definition] = {}
 _CAMPAIGN_INSTRUMENTS: dict[tuple[int, dt.datetime], list[tuple[int, Instrument]]] = {}
 SETTINGS_TTL = 10.0  # seconds a process may act on a rule set or threshold changed elsewhere
@@ -393,6 +396,16 @@ class Campaign(models.Model):
                 out[c["enabled"][1:]] = True
         return out
 
+    def late_actions(self, now: dt.datetime | None = None) -> dict[str, Any] | None:
+        """Submissions whose alert or interview the worker has still not made ACTIONS_LATE after
+        the submit — a stopped worker — with the oldest one's age in minutes; None when none."""
+        now = now or timezone.now()
+        late = self.assignments.filter(action_due__isnull=False, submitted_at__lt=now - ACTIONS_LATE).aggregate(
+            n=Count("pk"), oldest=Min("submitted_at"))
+        if not late["n"]:
+            return None
+        return {"count": late["n"], "minutes": int((now - late["oldest"]).total_seconds() // 60)}
+
     def progress(self, assignments: models.QuerySet[Assignment]) -> dict[str, int]:
         counts = dict(assignments.values_list("status").annotate(n=Count("pk")))
         invited = sum(counts.values())
@@ -428,6 +441,14 @@ class AssignmentStatus(models.TextChoices):
     DECLINED = "declined", pgettext_lazy("consent", "Declined")
 
 
+class SubmitAction(models.IntegerChoices):
+    """What a submission still asks of the network. The worker does it, most urgent first
+    (the lower value), within a second of the submit: see ``act_on_submissions``."""
+
+    URGENT = 1, _("red alert and urgent interview")
+    INTERVIEW = 2, _("interview")
+
+
 class Assignment(models.Model):
     """One person's invitation to a campaign, their consent, and their submission."""
 
@@ -450,11 +471,16 @@ class Assignment(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     submitted_at = models.DateTimeField(null=True, blank=True)
     submit_key = models.CharField(max_length=64, blank=True)
+    # Set at submit when a result is critical or positive; cleared by the worker once the alert
+    # and the interview exist (an outbox in the row itself: no extra insert on the hot path).
+    action_due = models.PositiveSmallIntegerField(choices=SubmitAction.choices, null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["campaign", "user"], name="assignment_once")]
-        indexes = [models.Index(fields=["campaign", "status"])]
+        indexes = [models.Index(fields=["campaign", "status"]),
+                   models.Index(fields=["action_due", "submitted_at"], name="assignment_action_due",
+                                condition=Q(action_due__isnull=False))]
         verbose_name = _("screening assignment")
 
     def __str__(self) -> str:
@@ -577,12 +603,17 @@ class Assignment(models.Model):
         return {r.campaign_instrument_id: r.answers for r in self.responses.all()}
 
     def submit(self, key: str, now: dt.datetime | None = None) -> SubmitOutcome:
-        """Score every questionnaire and act on the results, once.
+        """Score every questionnaire once, and leave what must follow to the worker.
 
         ``key`` comes from the client; a double tap, a retry after a timeout or a replay finds the
         assignment already submitted and gets the first outcome back without a second response.
         Everything happens in one transaction: a crash leaves the questionnaire unsubmitted with
-        every answer kept."""
+        every answer kept.
+
+        A critical or positive result marks the assignment ``action_due``; the worker raises the
+        red alert and opens the interview from that mark within a second
+        (``act_on_submissions``), so that a freshman class submitting at once is not slowed by
+        the alert ladder: that work is five times the scoring's."""
         now = now or timezone.now()
         if not key or len(key) > 64:
             raise ScreeningError(_("Missing submission key."), code="key")
@@ -594,18 +625,13 @@ class Assignment(models.Model):
             # Claim the submission first: one UPDATE checks the state and takes the row lock that
             # save_answers() takes too, so no answer changes while we score. Anything raised below
             # rolls the claim back with the rest.
-            claimed = Assignment.objects.filter(
-                pk=self.pk, status__in=(AssignmentStatus.INVITED, AssignmentStatus.IN_PROGRESS),
-                consent_agreed=True, consent_version=campaign.consent_version,
-            ).update(status=AssignmentStatus.SUBMITTED, submitted_at=now, submit_key=key)
-            if not claimed:
+            if not self._claim(key, now):
                 status = Assignment.objects.filter(pk=self.pk).values_list("status", flat=True).get()
                 if status == AssignmentStatus.SUBMITTED:
                     return SubmitOutcome(self, replay=True)
                 raise ScreeningError(_("This screening cannot be answered now."), code="state")
-            payloads = {ci_pk: (resp_pk, json.loads(data or "{}")) for resp_pk, ci_pk, data in
-                        Response.objects.filter(assignment_id=self.pk)
-                        .values_list("pk", "campaign_instrument_id", "data")}
+            payloads = {ci_pk: (resp_pk, json.loads(data or "{}"))
+                        for resp_pk, ci_pk, data in Response.rows_of(self.pk)}
             instruments = campaign.scoring_instruments()
             rules = RuleSet.active_overrides([inst.code for _ci, inst in instruments])
             min_median = CentreSettings.min_median_for(campaign.school_id)
@@ -629,15 +655,66 @@ class Assignment(models.Model):
             if incomplete:
                 raise ScreeningError(_("Some questions are not answered yet: %(names)s."),
                                      params={"names": "、".join(incomplete)}, code="incomplete")
-            results = Result.objects.bulk_create(rows)
+            hotsql.insert(rows)
+            results = rows
+            action_due = SubmitAction.URGENT if any(r.critical for r in results) else \
+                SubmitAction.INTERVIEW if any(r.positive for r in results) else None
+            if self.student_id is None:
+                action_due = None  # staff respondents: results only, no student network to alert
+            if action_due is not None:
+                with connection.cursor() as cursor:
+                    cursor.execute("UPDATE screening_assignment SET action_due = %s WHERE id = %s",
+                                   [int(action_due), self.pk])
             self.status, self.submitted_at, self.submit_key = AssignmentStatus.SUBMITTED, now, key
-            outcome = SubmitOutcome(self, replay=False, results=results)
-            outcome.act(now)
+            self.action_due = action_due
+            if self.student_id is not None:
+                TimelineEntry.add(self.student_id, "screening.submit", Tier.ROSTER,
+                                  "Completed screening %(campaign)s", at=now, campaign=campaign.name)
+        return SubmitOutcome(self, replay=False, results=results)
+
+    def _claim(self, key: str, now: dt.datetime) -> bool:
+        """One UPDATE checks the state and takes the row lock that save_answers() takes too, so
+        no answer changes while submit() scores (SQL by hand: see xinlian/lib/hotsql.py)."""
+        submitted_at = Assignment._meta.get_field("submitted_at").get_db_prep_save(now, connection)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "UPDATE screening_assignment SET status = %s, submitted_at = %s, submit_key = %s "
+                "WHERE id = %s AND status IN (%s, %s) AND consent_agreed = %s AND consent_version = %s",
+                [AssignmentStatus.SUBMITTED.value, submitted_at, key, self.pk, AssignmentStatus.INVITED.value,
+                 AssignmentStatus.IN_PROGRESS.value, True, self.campaign.consent_version])
+            return cursor.rowcount == 1
+
+    def act_now(self, now: dt.datetime | None = None) -> SubmitOutcome:
+        """Raise the red alert and open the interview a submission asks for, exactly once: the
+        worker calls it with the row locked; the mark is cleared in the same transaction."""
+        outcome = SubmitOutcome(self, replay=False, results=list(self.results.all()))
+        with transaction.atomic():
+            outcome.act(now or timezone.now())
+            Assignment.objects.filter(pk=self.pk).update(action_due=None)
+            self.action_due = None
         return outcome
 
 
+def act_on_submissions(batch: int = 200) -> int:
+    """The worker's job: act on submissions marked ``action_due``, critical items first, each
+    exactly once even with several workers (row locked with SKIP LOCKED, as for escalations;
+    on SQLite the write lock of BEGIN IMMEDIATE serialises the claims)."""
+    done = 0
+    for _claim in range(batch):
+        with transaction.atomic():
+            assignment = (Assignment.objects.select_for_update(skip_locked=True, of=("self",))
+                          .filter(action_due__isnull=False).order_by("action_due", "submitted_at", "pk")
+                          .select_related("campaign__school", "student__klass", "student__dorm").first())
+            if assignment is None:
+                break
+            assignment.act_now()
+            done += 1
+    return done
+
+
 class SubmitOutcome:
-    """What a submission caused: the alert for a critical item, the interview for a positive."""
+    """What a submission caused: its results, then (in the worker) the alert for a critical item
+    and the interview for a positive screen."""
 
     def __init__(self, assignment: Assignment, *, replay: bool, results: list[Result] | None = None):
         self.assignment = assignment
@@ -649,15 +726,12 @@ class SubmitOutcome:
     def act(self, now: dt.datetime) -> None:
         a = self.assignment
         if a.student_id is None:
-            return  # staff respondents: results only, no student network to alert
-        critical = [r for r in self.results if r.critical]
-        positive = [r for r in self.results if r.positive]
+            return
+        critical = any(r.critical for r in self.results)
         if critical:
             self.alert = Alert.raise_for(a.student, Level.RED, AlertSource.SCREENING, now=now)
-        if critical or positive:
-            self.interview = Interview.open_for(a, urgent=bool(critical), now=now)
-        TimelineEntry.add(a.student, "screening.submit", Tier.ROSTER,
-                          "Completed screening %(campaign)s", at=now, campaign=a.campaign.name)
+        if critical or any(r.positive for r in self.results):
+            self.interview = Interview.open_for(a, urgent=critical, now=now)
 
 
 def answer_error_message(error: AnswerError) -> str:
@@ -702,6 +776,16 @@ class Response(models.Model):
     @property
     def answers(self) -> dict[int, int]:
         return {int(k): v for k, v in self.payload["answers"].items()}
+
+    @staticmethod
+    def rows_of(assignment_pk: int) -> list[tuple[int, int, str]]:
+        """``(pk, campaign_instrument_id, decrypted data)`` of an assignment's responses, for
+        submit (SQL by hand: see xinlian/lib/hotsql.py)."""
+        data = Response._meta.get_field("data")
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT id, campaign_instrument_id, data FROM screening_response "
+                           "WHERE assignment_id = %s", [assignment_pk])
+            return [(pk, ci, data.from_db_value(d, None, connection)) for pk, ci, d in cursor.fetchall()]
 
 
 class Result(models.Model):

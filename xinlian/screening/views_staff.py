@@ -289,6 +289,7 @@ def campaign_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "reads_results": access.may_read_results(user, campaign),
         "may_interviews": has_cap(user, Cap.RISK),
         "status": campaign.status(),
+        "late_actions": campaign.late_actions() if manages or has_cap(user, Cap.RISK) else None,
     })
 
 
