@@ -106,16 +106,30 @@ def bench_worker_crash(vendor: str, args: argparse.Namespace) -> dict:
 
 
 def bench_screening_submit(vendor: str, args: argparse.Namespace) -> dict:
-    print(f"screening_submit: {args.submit_students:,} PHQ-9 students, {args.submit_clients} clients, "
-          f"{args.submit_duration:g} s per phase on {vendor}…", flush=True)
-    with fresh_database(vendor) as env:
-        return run_child([str(BENCH_DIR / "screening.py"), "submit",
-                          "--students", str(args.submit_students), "--clients", str(args.submit_clients),
-                          "--duration", str(args.submit_duration), "--warmup", str(args.submit_warmup),
-                          "--rounds", str(args.submit_rounds), "--workers", str(args.server_workers),
-                          "--threads", str(args.server_threads), "--generator", args.generator,
-                          "--profile", str(args.submit_profile), "--worker", args.submit_worker],
-                         env, timeout=3600) | {"settings_worker": args.submit_worker}
+    """Two runs, each on a fresh database: the requests alone (the worker starts after the load:
+    the issue's figure, what the server does per submit) and the whole deployment (a worker
+    raising the alerts and sending every delivery on the same cores through the load). The
+    second is stored beside the first as ``<vendor>_with_worker``."""
+    modes = ["after", "during"] if args.submit_worker == "both" else [args.submit_worker]
+    payload: dict = {}
+    for mode in modes:
+        print(f"screening_submit: {args.submit_students:,} PHQ-9 students, {args.submit_clients} clients, "
+              f"{args.submit_duration:g} s per phase on {vendor}, worker {mode} the load…", flush=True)
+        with fresh_database(vendor) as env:
+            run = run_child([str(BENCH_DIR / "screening.py"), "submit",
+                             "--students", str(args.submit_students), "--clients", str(args.submit_clients),
+                             "--duration", str(args.submit_duration), "--warmup", str(args.submit_warmup),
+                             "--rounds", str(args.submit_rounds), "--workers", str(args.server_workers),
+                             "--threads", str(args.server_threads), "--generator", args.generator,
+                             "--profile", str(args.submit_profile if mode == modes[0] else 0),
+                             "--worker", mode], env, timeout=3600) | {"settings_worker": mode}
+        if mode == "during" and len(modes) > 1:
+            write_result("screening_submit", f"{vendor}_with_worker",
+                         {"date": now_iso(), "vendor": vendor, "settings": vars(args), **run})
+            print_summary("screening_submit", f"{vendor}, with the worker", run)
+        else:
+            payload = run
+    return payload
 
 
 def bench_freshman_week(vendor: str, args: argparse.Namespace) -> dict:
@@ -272,6 +286,10 @@ def print_summary(name: str, vendor: str, payload: dict) -> None:
         print(f"alerts {v['alerts']} for {v['critical_students']} critical students; alert deliveries "
               f"{dict(v['alert_deliveries'])}, not sent {v['alert_deliveries_not_sent']}; outbox drained "
               f"{payload['drain_seconds_after_window']} s after the window")
+        lag = payload.get("action_lag")
+        if lag:
+            print(f"worker: submit → red alert {_p50(lag['submit_to_red_alert_ms'])}; submit → interview "
+                  f"{_p50(lag['submit_to_interview_ms'])}")
         print("zero errors, nothing lost or doubled, every alert delivered: "
               + ("yes" if payload["ok"] else "NO"))
     elif name == "rescore":
@@ -302,7 +320,7 @@ def main() -> None:
     parser.add_argument("--concern-rate", type=float, default=20.0, help="alert_latency: concerns per second")
     parser.add_argument("--alerts", type=int, default=1_000, help="escalation_lateness: alerts due")
     parser.add_argument("--deliveries", type=int, default=1_000, help="worker_crash: robot deliveries")
-    parser.add_argument("--submit-students", type=int, default=10_000,
+    parser.add_argument("--submit-students", type=int, default=24_000,
                         help="screening_submit: students with every PHQ-9 answer saved")
     parser.add_argument("--submit-clients", type=int, default=32, help="screening_submit: concurrent clients")
     parser.add_argument("--submit-duration", type=float, default=20.0,
@@ -312,8 +330,9 @@ def main() -> None:
                         help="screening_submit: trivial+submit rounds (medians reported)")
     parser.add_argument("--submit-profile", type=int, default=400,
                         help="screening_submit: submits profiled in process afterwards (0: none)")
-    parser.add_argument("--submit-worker", choices=("during", "after"), default="during",
-                        help="screening_submit: run the worker through the load (as deployed) or only after it")
+    parser.add_argument("--submit-worker", choices=("both", "after", "during"), default="both",
+                        help="screening_submit: start the worker after the load (the requests alone), run it "
+                             "through the load (the whole deployment), or both runs (default)")
     parser.add_argument("--generator", choices=("auto", "wrk", "python"), default="auto",
                         help="screening_submit load generator (auto: wrk if installed)")
     parser.add_argument("--server-workers", type=int, default=3, help="gunicorn workers (screening)")

@@ -861,15 +861,28 @@ def submit_benchmark(args: argparse.Namespace) -> dict:
     return result
 
 
+def action_lags() -> dict:
+    """How soon after each submit its red alert and its interview existed (made by the worker)."""
+    from django.db.models import F
+
+    from xinlian.care.models import Alert, AlertSource
+    from xinlian.screening.models import Assignment, Interview
+
+    submitted = dict(Assignment.objects.filter(submitted_at__isnull=False).values_list("student_id", "submitted_at"))
+    alert_lag = [(created - submitted[student]).total_seconds() for student, created in
+                 Alert.objects.filter(source=AlertSource.SCREENING).values_list("student_id", "created_at")
+                 if student in submitted]
+    interview_lag = [d.total_seconds() for d in Interview.objects.annotate(
+        lag=F("created_at") - F("assignment__submitted_at")).values_list("lag", flat=True)]
+    return {"submit_to_red_alert_ms": ms_summary(alert_lag), "submit_to_interview_ms": ms_summary(interview_lag)}
+
+
 def drain_worker(workers: Workers, load_end: float) -> dict:
     """Wait until the worker has acted on every submission and sent every delivery; how long
     that took after the load ended, and how soon after each submit its alert and interview
     existed."""
-    from django.db.models import F
-
-    from xinlian.care.models import Alert, AlertSource
     from xinlian.notify.models import Delivery, DeliveryStatus
-    from xinlian.screening.models import Assignment, Interview
+    from xinlian.screening.models import Assignment
 
     def drained() -> bool:
         workers.assert_alive()
@@ -877,16 +890,7 @@ def drain_worker(workers: Workers, load_end: float) -> dict:
                     or Delivery.objects.filter(status=DeliveryStatus.PENDING).exists())
 
     ok = wait_until(drained, timeout=900, step=0.2)
-    out = {"drained": ok, "seconds_after_load": round(time.monotonic() - load_end, 1)}
-    submitted = dict(Assignment.objects.filter(submitted_at__isnull=False).values_list("student_id", "submitted_at"))
-    alert_lag = [(created - submitted[student]).total_seconds() for student, created in
-                 Alert.objects.filter(source=AlertSource.SCREENING).values_list("student_id", "created_at")
-                 if student in submitted]
-    interview_lag = [d.total_seconds() for d in Interview.objects.annotate(
-        lag=F("created_at") - F("assignment__submitted_at")).values_list("lag", flat=True)]
-    out["submit_to_red_alert_ms"] = ms_summary(alert_lag)
-    out["submit_to_interview_ms"] = ms_summary(interview_lag)
-    return out
+    return {"drained": ok, "seconds_after_load": round(time.monotonic() - load_end, 1), **action_lags()}
 
 
 def summarise_submit(phases: dict[str, list[dict]]) -> dict:
@@ -1319,10 +1323,13 @@ def freshman_benchmark(args: argparse.Namespace) -> dict:
         progress_stop.set()
         # Let the worker drain the outbox; then check everything.
         from xinlian.notify.models import Delivery, DeliveryStatus
+        from xinlian.screening.models import Assignment
 
-        drained = wait_until(lambda: workers.assert_alive() or not Delivery.objects.filter(
-            status=DeliveryStatus.PENDING).exists(), 300, step=0.5)
+        drained = wait_until(lambda: workers.assert_alive() or not (
+            Assignment.objects.filter(action_due__isnull=False).exists()
+            or Delivery.objects.filter(status=DeliveryStatus.PENDING).exists()), 300, step=0.5)
         drain_s = time.perf_counter() - window_end
+        result["action_lag"] = action_lags()
         time.sleep(1)
         result["worker_exit_codes"] = workers.stop()
         result["worker_errors"] = workers.errors()

@@ -6,6 +6,8 @@ import datetime as dt
 import uuid
 from unittest import mock
 
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from xinlian.care.models import Alert, AlertSource, RiskEntry, RiskLevel, TimelineEntry
@@ -189,13 +191,31 @@ class SubmitTests(ScreeningTestCase):
         self.assertEqual(act_on_submissions(), 1)
         self.assertEqual((Alert.objects.count(), Interview.objects.count()), (1, 1))
 
-    def test_negative_and_staff_submissions_ask_nothing_of_the_worker(self) -> None:
+    def test_a_negative_submission_asks_the_worker_for_its_chronology_line_only(self) -> None:
         self.take(self.assignment_a1, 0, act=False)
-        self.assertIsNone(Assignment.objects.get(pk=self.assignment_a1.pk).action_due)
+        a = Assignment.objects.get(pk=self.assignment_a1.pk)
+        self.assertEqual(a.action_due, SubmitAction.RECORD)
+        self.assertFalse(TimelineEntry.objects.filter(kind="screening.submit").exists())
+        self.assertEqual(act_on_submissions(), 1)
         self.assertEqual(act_on_submissions(), 0)
-        # The chronology has the submission at once, with no score in it.
+        # The line carries the submit time and the campaign, never a score.
         entry = TimelineEntry.objects.get(student=self.student_a1, kind="screening.submit")
-        self.assertEqual(entry.params, {"campaign": self.campaign.name})
+        self.assertEqual((entry.params, entry.at, entry.tier), ({"campaign": self.campaign.name}, a.submitted_at, 1))
+        self.assertEqual((Alert.objects.count(), Interview.objects.count()), (0, 0))
+
+    def test_plain_submissions_are_recorded_in_batches(self) -> None:
+        students = [make_student(f"R{n:04d}", f"学生{n}", self.class_a1) for n in range(7)]
+        self.campaign.launch(self.director)
+        for student in students:
+            self.take(Assignment.objects.get(campaign=self.campaign, student=student), 0, act=False)
+        with mock.patch("xinlian.screening.models.RECORD_BATCH", 5), CaptureQueriesContext(connection) as ctx:
+            self.assertEqual(act_on_submissions(), 5)
+        # One statement each: lock five, insert their five lines, clear their five marks.
+        sql = [q["sql"] for q in ctx.captured_queries if not q["sql"].startswith(("SAVEPOINT", "RELEASE"))]
+        self.assertEqual([q.split()[0] for q in sql], ["SELECT", "SELECT", "INSERT", "UPDATE"])
+        self.assertEqual(act_on_submissions(), 2)
+        self.assertEqual(TimelineEntry.objects.filter(kind="screening.submit").count(), 7)
+        self.assertFalse(Assignment.objects.filter(action_due__isnull=False).exists())
 
     def test_positive_screen_goes_to_the_interview_list_without_a_level(self) -> None:
         self.take(self.assignment_a1, 2, {9: 0})  # total 16

@@ -9,7 +9,9 @@ import re
 from typing import Any
 from unittest import mock
 
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import get_language
@@ -425,6 +427,40 @@ class SubmitTests(StudentPageTestCase):
         self.assertEqual(response.status_code, 409)
         self.assertContains(response, "This screening has closed.", status_code=409)
         self.assertEqual(Result.objects.count(), 0)
+
+    def test_the_scripts_submit_claims_without_reading_the_assignment_first(self) -> None:
+        self.answer_all(self.a, 0)
+        with CaptureQueriesContext(connection) as ctx:
+            response = self.client.post(self.url("submit"), {"key": "k-fast"})
+        self.assertEqual((response.status_code, response["Location"]), (303, self.url("thanks")))
+        sql = [q["sql"] for q in ctx.captured_queries]
+        self.assertFalse([q for q in sql if q.startswith("SELECT") and "FROM \"screening_assignment\"" in q])
+        self.assertEqual(len([q for q in sql if q.startswith("UPDATE screening_assignment")]), 1)
+        self.a.refresh_from_db()
+        self.assertEqual((self.a.status, self.a.submit_key), (AssignmentStatus.SUBMITTED, "k-fast"))
+        self.assertEqual(Result.objects.filter(assignment=self.a).count(), 2)
+
+    def test_the_scripts_submit_of_someone_elses_assignment_is_404(self) -> None:
+        self.answer_all(self.a, 0)
+        self.client.force_login(self.roommate_a1.user)
+        self.assertEqual(self.client.post(self.url("submit"), {"key": "k-theirs"}).status_code, 404)
+        self.a.refresh_from_db()
+        self.assertEqual((self.a.status, Result.objects.count()), (AssignmentStatus.IN_PROGRESS, 0))
+
+    def test_the_scripts_submit_outside_the_window_or_consent_is_409(self) -> None:
+        self.answer_all(self.a, 0)
+        now = timezone.now()
+        for change, text in (({"closes_at": now - dt.timedelta(minutes=1)}, "This screening has closed."),
+                             ({"opens_at": now + dt.timedelta(hours=1)}, "This screening is not open yet."),
+                             ({"consent_version": 2}, "This screening cannot be answered now.")):
+            with self.subTest(change=change):
+                Campaign.objects.filter(pk=self.campaign.pk).update(**change)
+                response = self.client.post(self.url("submit"), {"key": "k-now"})
+                self.assertContains(response, text, status_code=409)
+                self.assertEqual(Result.objects.count(), 0)
+                Campaign.objects.filter(pk=self.campaign.pk).update(
+                    opens_at=self.campaign.opens_at, closes_at=self.campaign.closes_at, consent_version=1)
+        self.assertEqual(self.client.post(self.url("submit"), {"key": "k-now"}).status_code, 303)
 
     def test_submit_without_consent_is_409(self) -> None:
         other = Assignment.objects.get(campaign=self.campaign, user=self.roommate_a1.user)

@@ -22,12 +22,12 @@ class ScreeningConfig(AppConfig):
 
         from xinlian.notify import jobs
 
-        from .models import CentreSettings, RuleSet, act_on_submissions, clear_local_cache
+        from .models import Campaign, CentreSettings, RuleSet, act_on_submissions, clear_local_cache
 
         # Registered after care's jobs, so it runs first in each pass: the alerts it raises are
         # sent in the same pass.
         jobs.register("screening-actions", act_on_submissions)
 
-        for model in (RuleSet, CentreSettings):
+        for model in (RuleSet, CentreSettings, Campaign):
             post_save.connect(clear_local_cache, sender=model, dispatch_uid=f"clear-{model.__name__}")
             post_delete.connect(clear_local_cache, sender=model, dispatch_uid=f"clear-del-{model.__name__}")

@@ -337,6 +337,12 @@ class Campaign(models.Model):
     def ordered_instruments(self) -> list[Instrument]:
         return [ci.instrument for ci in self.campaign_instruments.select_related("instrument")]
 
+    @classmethod
+    def cached(cls, pk: int) -> Campaign:
+        """The campaign, read at most every SETTINGS_TTL seconds in this process (saving one
+        clears it here at once): for the submit, which needs its name, school and alert policy."""
+        return _local_cache(f"campaign:{pk}", lambda: cls.objects.get(pk=pk))
+
     def scoring_instruments(self) -> list[tuple[int, Instrument]]:
         """(campaign-instrument pk, instrument) in order. The list cannot change once the campaign
         is launched, so launched campaigns share it across requests (keyed with the creation time
@@ -400,7 +406,8 @@ class Campaign(models.Model):
         """Submissions whose alert or interview the worker has still not made ACTIONS_LATE after
         the submit — a stopped worker — with the oldest one's age in minutes; None when none."""
         now = now or timezone.now()
-        late = self.assignments.filter(action_due__isnull=False, submitted_at__lt=now - ACTIONS_LATE).aggregate(
+        late = self.assignments.filter(action_due__in=(SubmitAction.URGENT, SubmitAction.INTERVIEW),
+                                       submitted_at__lt=now - ACTIONS_LATE).aggregate(
             n=Count("pk"), oldest=Min("submitted_at"))
         if not late["n"]:
             return None
@@ -443,10 +450,20 @@ class AssignmentStatus(models.TextChoices):
 
 class SubmitAction(models.IntegerChoices):
     """What a submission still asks of the network. The worker does it, most urgent first
-    (the lower value), within a second of the submit: see ``act_on_submissions``."""
+    (the lower value), within a second of the submit: see ``act_on_submissions``. Each one
+    includes the student's chronology line."""
 
     URGENT = 1, _("red alert and urgent interview")
     INTERVIEW = 2, _("interview")
+    RECORD = 3, _("chronology line")
+
+    @classmethod
+    def for_results(cls, results: list[Result]) -> SubmitAction | None:
+        if any(r.critical for r in results):
+            return cls.URGENT
+        if any(r.positive for r in results):
+            return cls.INTERVIEW
+        return None
 
 
 class Assignment(models.Model):
@@ -610,16 +627,13 @@ class Assignment(models.Model):
         Everything happens in one transaction: a crash leaves the questionnaire unsubmitted with
         every answer kept.
 
-        A critical or positive result marks the assignment ``action_due``; the worker raises the
-        red alert and opens the interview from that mark within a second
-        (``act_on_submissions``), so that a freshman class submitting at once is not slowed by
-        the alert ladder: that work is five times the scoring's."""
+        The submission is marked ``action_due``; within a second the worker writes the student's
+        chronology line and, for a critical or positive result, raises the red alert and opens
+        the interview (``act_on_submissions``). A freshman class submitting at once is then not
+        slowed by the alert ladder, whose work is five times the scoring's."""
         now = now or timezone.now()
         if not key or len(key) > 64:
             raise ScreeningError(_("Missing submission key."), code="key")
-        campaign = self.campaign
-        # The hot path of freshman week: few, narrow queries (the ORM's compile time, not the
-        # database, is most of a request's cost here).
         with transaction.atomic():
             self._refuse_unless_open(now)
             # Claim the submission first: one UPDATE checks the state and takes the row lock that
@@ -630,86 +644,146 @@ class Assignment(models.Model):
                 if status == AssignmentStatus.SUBMITTED:
                     return SubmitOutcome(self, replay=True)
                 raise ScreeningError(_("This screening cannot be answered now."), code="state")
-            payloads = {ci_pk: (resp_pk, json.loads(data or "{}"))
-                        for resp_pk, ci_pk, data in Response.rows_of(self.pk)}
-            instruments = campaign.scoring_instruments()
-            rules = RuleSet.active_overrides([inst.code for _ci, inst in instruments])
-            min_median = CentreSettings.min_median_for(campaign.school_id)
-            incomplete = []
-            rows = []
-            for ci_pk, inst in instruments:
-                resp_pk, payload = payloads.get(ci_pk, (None, {}))
-                answers = {int(k): v for k, v in payload.get("answers", {}).items()}
-                spec = inst.spec
-                if resp_pk is None or spec.check_answers(answers):
-                    incomplete.append(inst.short_name)
-                    continue
-                overrides, rule_version = rules.get(inst.code, ({}, spec.rules_version))
-                settings = spec.effective_settings({**overrides, **campaign.optional_critical_on(inst)})
-                result = spec.score_matrix(spec.matrix([answers]), settings).row(0)
-                result["rule_version"] = rule_version
-                times = sorted(payload.get("seconds", {}).values())
-                if times and times[len(times) // 2] < min_median:
-                    result["flags"].append("too_fast")
-                rows.append(Result.build(self, resp_pk, inst, result, now))
-            if incomplete:
-                raise ScreeningError(_("Some questions are not answered yet: %(names)s."),
-                                     params={"names": "、".join(incomplete)}, code="incomplete")
-            hotsql.insert(rows)
-            results = rows
-            action_due = SubmitAction.URGENT if any(r.critical for r in results) else \
-                SubmitAction.INTERVIEW if any(r.positive for r in results) else None
-            if self.student_id is None:
-                action_due = None  # staff respondents: results only, no student network to alert
-            if action_due is not None:
+            return self._score(key, now)
+
+    @classmethod
+    def submit_own(cls, pk: int, user: User, key: str, now: dt.datetime | None = None) -> SubmitOutcome | None:
+        """``submit`` for the respondent's own assignment in the fewest statements — the busiest
+        request of a freshman week: no read first, one UPDATE checks the owner, the state, the
+        consent version and the window while it claims. None when that UPDATE claims nothing or
+        the answers are incomplete: the caller then loads the assignment and ``submit`` says
+        why (or answers a replay)."""
+        now = now or timezone.now()
+        if not key or len(key) > 64 or not connection.features.can_return_columns_from_insert:
+            return None
+        stamp = Assignment._meta.get_field("submitted_at").get_db_prep_save(now, connection)
+        try:
+            with transaction.atomic():
                 with connection.cursor() as cursor:
-                    cursor.execute("UPDATE screening_assignment SET action_due = %s WHERE id = %s",
-                                   [int(action_due), self.pk])
-            self.status, self.submitted_at, self.submit_key = AssignmentStatus.SUBMITTED, now, key
-            self.action_due = action_due
-            if self.student_id is not None:
-                TimelineEntry.add(self.student_id, "screening.submit", Tier.ROSTER,
-                                  "Completed screening %(campaign)s", at=now, campaign=campaign.name)
-        return SubmitOutcome(self, replay=False, results=results)
+                    cursor.execute(
+                        f"{_CLAIM_SQL} AND user_id = %s AND consent_version = ("
+                        "SELECT c.consent_version FROM screening_campaign c "
+                        "WHERE c.id = screening_assignment.campaign_id AND c.launched_at IS NOT NULL "
+                        "AND c.opens_at <= %s AND c.closes_at > %s) RETURNING campaign_id, student_id",
+                        [*_claim_params(key, stamp, pk), user.pk, stamp, stamp])
+                    row = cursor.fetchone()
+                if row is None:
+                    return None
+                assignment = cls(pk=pk, campaign_id=row[0], user_id=user.pk, student_id=row[1])
+                # The campaign's name, school and alert policy, at most SETTINGS_TTL seconds old
+                # (its window and consent version were checked above, in the database).
+                cls.campaign.field.set_cached_value(assignment, Campaign.cached(row[0]))
+                return assignment._score(key, now)
+        except ScreeningError:
+            return None
 
     def _claim(self, key: str, now: dt.datetime) -> bool:
-        """One UPDATE checks the state and takes the row lock that save_answers() takes too, so
-        no answer changes while submit() scores (SQL by hand: see xinlian/lib/hotsql.py)."""
-        submitted_at = Assignment._meta.get_field("submitted_at").get_db_prep_save(now, connection)
+        """One UPDATE checks the state and claims (SQL by hand: see xinlian/lib/hotsql.py)."""
+        stamp = Assignment._meta.get_field("submitted_at").get_db_prep_save(now, connection)
         with connection.cursor() as cursor:
-            cursor.execute(
-                "UPDATE screening_assignment SET status = %s, submitted_at = %s, submit_key = %s "
-                "WHERE id = %s AND status IN (%s, %s) AND consent_agreed = %s AND consent_version = %s",
-                [AssignmentStatus.SUBMITTED.value, submitted_at, key, self.pk, AssignmentStatus.INVITED.value,
-                 AssignmentStatus.IN_PROGRESS.value, True, self.campaign.consent_version])
+            cursor.execute(f"{_CLAIM_SQL} AND consent_version = %s",
+                           [*_claim_params(key, stamp, self.pk), self.campaign.consent_version])
             return cursor.rowcount == 1
 
+    def _score(self, key: str, now: dt.datetime) -> SubmitOutcome:
+        """Score the claimed submission (inside the claim's transaction) and mark what follows."""
+        campaign = self.campaign
+        payloads = {ci_pk: (resp_pk, json.loads(data or "{}"))
+                    for resp_pk, ci_pk, data in Response.rows_of(self.pk)}
+        instruments = campaign.scoring_instruments()
+        rules = RuleSet.active_overrides([inst.code for _ci, inst in instruments])
+        min_median = CentreSettings.min_median_for(campaign.school_id)
+        incomplete = []
+        rows = []
+        for ci_pk, inst in instruments:
+            resp_pk, payload = payloads.get(ci_pk, (None, {}))
+            answers = {int(k): v for k, v in payload.get("answers", {}).items()}
+            spec = inst.spec
+            if resp_pk is None or spec.check_answers(answers):
+                incomplete.append(inst.short_name)
+                continue
+            overrides, rule_version = rules.get(inst.code, ({}, spec.rules_version))
+            settings = spec.effective_settings({**overrides, **campaign.optional_critical_on(inst)})
+            result = spec.score_matrix(spec.matrix([answers]), settings).row(0)
+            result["rule_version"] = rule_version
+            times = sorted(payload.get("seconds", {}).values())
+            if times and times[len(times) // 2] < min_median:
+                result["flags"].append("too_fast")
+            rows.append(Result.build(self, resp_pk, inst, result, now))
+        if incomplete:
+            raise ScreeningError(_("Some questions are not answered yet: %(names)s."),
+                                 params={"names": "、".join(incomplete)}, code="incomplete")
+        hotsql.insert(rows)
+        # The claim marked a student's submission RECORD; a critical or positive result asks more.
+        action = SubmitAction.for_results(rows) if self.student_id is not None else None
+        if action is not None:
+            with connection.cursor() as cursor:
+                cursor.execute("UPDATE screening_assignment SET action_due = %s WHERE id = %s",
+                               [int(action), self.pk])
+        self.status, self.submitted_at, self.submit_key = AssignmentStatus.SUBMITTED, now, key
+        self.action_due = action or (SubmitAction.RECORD if self.student_id is not None else None)
+        return SubmitOutcome(self, replay=False, results=rows)
+
     def act_now(self, now: dt.datetime | None = None) -> SubmitOutcome:
-        """Raise the red alert and open the interview a submission asks for, exactly once: the
-        worker calls it with the row locked; the mark is cleared in the same transaction."""
+        """Write the chronology line, then raise the red alert and open the interview the
+        submission asks for, exactly once: the worker calls it with the row locked; the mark is
+        cleared in the same transaction."""
         outcome = SubmitOutcome(self, replay=False, results=list(self.results.all()))
         with transaction.atomic():
+            _record_submissions([(self.student_id, self.submitted_at, self.campaign.name)])
             outcome.act(now or timezone.now())
             Assignment.objects.filter(pk=self.pk).update(action_due=None)
             self.action_due = None
         return outcome
 
 
+# The claim shared by submit() and submit_own(): the state check and the RECORD mark for a
+# student's submission (a staff respondent's asks nothing of the worker).
+_CLAIM_SQL = ("UPDATE screening_assignment SET status = %s, submitted_at = %s, submit_key = %s, "
+              "action_due = CASE WHEN student_id IS NULL THEN NULL ELSE %s END "
+              "WHERE id = %s AND status IN (%s, %s) AND consent_agreed = %s")
+
+
+def _claim_params(key: str, stamp: Any, pk: int) -> list[Any]:
+    return [AssignmentStatus.SUBMITTED.value, stamp, key, int(SubmitAction.RECORD), pk,
+            AssignmentStatus.INVITED.value, AssignmentStatus.IN_PROGRESS.value, True]
+
+
+def _record_submissions(rows: list[tuple[int, dt.datetime, str]]) -> None:
+    """The chronology line of each submission ``(student pk, submitted at, campaign name)``."""
+    hotsql.insert([TimelineEntry(student_id=student, kind="screening.submit", tier=Tier.ROSTER,
+                                 text="Completed screening %(campaign)s", params={"campaign": name}, at=at)
+                   for student, at, name in rows])
+
+
+# How many plain submissions (a chronology line each) one transaction of the worker records.
+RECORD_BATCH = 500
+
+
 def act_on_submissions(batch: int = 200) -> int:
     """The worker's job: act on submissions marked ``action_due``, critical items first, each
     exactly once even with several workers (row locked with SKIP LOCKED, as for escalations;
-    on SQLite the write lock of BEGIN IMMEDIATE serialises the claims)."""
+    on SQLite the write lock of BEGIN IMMEDIATE serialises the claims). Submissions that ask
+    only for their chronology line are recorded RECORD_BATCH at a time."""
     done = 0
     for _claim in range(batch):
         with transaction.atomic():
             assignment = (Assignment.objects.select_for_update(skip_locked=True, of=("self",))
-                          .filter(action_due__isnull=False).order_by("action_due", "submitted_at", "pk")
+                          .filter(action_due__in=(SubmitAction.URGENT, SubmitAction.INTERVIEW))
+                          .order_by("action_due", "submitted_at", "pk")
                           .select_related("campaign__school", "student__klass", "student__dorm").first())
             if assignment is None:
                 break
             assignment.act_now()
             done += 1
-    return done
+    with transaction.atomic():
+        plain = list(Assignment.objects.select_for_update(skip_locked=True, of=("self",))
+                     .filter(action_due=SubmitAction.RECORD).order_by("submitted_at", "pk")
+                     .values_list("pk", "student_id", "submitted_at", "campaign__name")[:RECORD_BATCH])
+        if plain:
+            _record_submissions([(student, at, name) for _pk, student, at, name in plain])
+            Assignment.objects.filter(pk__in=[row[0] for row in plain]).update(action_due=None)
+    return done + len(plain)
 
 
 class SubmitOutcome:
