@@ -18,7 +18,8 @@ IDLE_INTERVAL = 0.2
 
 
 class Command(BaseCommand):
-    help = "Run the background worker: fire due deadlines (escalations, follow-ups), send the outbox."
+    help = ("Run the background worker: act on submitted screenings (alerts, interviews), fire due "
+            "deadlines (escalations, follow-ups), send the outbox.")
 
     def add_arguments(self, parser):
         parser.add_argument("--once", action="store_true", help="one pass, then exit")
@@ -35,7 +36,7 @@ class Command(BaseCommand):
         signal.signal(signal.SIGTERM, stop)
         signal.signal(signal.SIGINT, stop)
         if not once:
-            self.stdout.write("worker: deadlines and outbox (Ctrl-C stops)")
+            self.stdout.write("worker: submissions, deadlines and outbox (Ctrl-C stops)")
             self.stdout.flush()
         while True:
             try:
