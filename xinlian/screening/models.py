@@ -488,8 +488,9 @@ class Assignment(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     submitted_at = models.DateTimeField(null=True, blank=True)
     submit_key = models.CharField(max_length=64, blank=True)
-    # Set at submit when a result is critical or positive; cleared by the worker once the alert
-    # and the interview exist (an outbox in the row itself: no extra insert on the hot path).
+    # What the submission still asks of the worker (SubmitAction), set by the claim and raised to
+    # URGENT or INTERVIEW by a critical or positive result; cleared in the worker's transaction
+    # that does it. An outbox in the row itself: the submit inserts no job row.
     action_due = models.PositiveSmallIntegerField(choices=SubmitAction.choices, null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
 
@@ -654,6 +655,7 @@ class Assignment(models.Model):
         the answers are incomplete: the caller then loads the assignment and ``submit`` says
         why (or answers a replay)."""
         now = now or timezone.now()
+        # UPDATE … RETURNING: PostgreSQL, and SQLite from 3.35 (the flag Django keeps for it).
         if not key or len(key) > 64 or not connection.features.can_return_columns_from_insert:
             return None
         stamp = Assignment._meta.get_field("submitted_at").get_db_prep_save(now, connection)
