@@ -139,7 +139,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # Parameters bound by the server, so psycopg prepares each statement after a few uses and
     # PostgreSQL stops parsing and planning the same few statements thousands of times
     # (bench/results/screening_submit.json).
-    DATABASES["default"]["OPTIONS"] = {"server_side_binding": True}
+    DATABASES["default"].setdefault("OPTIONS", {})["server_side_binding"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 PASSWORD_HASHERS = [
