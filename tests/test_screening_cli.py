@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.db import connection
 from django.test import TestCase
 from django.urls import reverse
 from django.utils import translation
@@ -310,6 +311,14 @@ class RescoreTests(ScreeningTestCase):
         self.assertIn("newly_positive:1", event.detail)
         # Again: nothing left to change.
         self.assertIn("0 results change", run("rescore", "--campaign", str(self.campaign.pk)))
+
+    def test_results_leave_room_in_each_page_for_a_rescore(self):
+        """On PostgreSQL a rescore then updates rows in place (migration 0003); SQLite has no
+        such setting."""
+        with connection.cursor() as cursor:
+            if connection.vendor == "postgresql":
+                cursor.execute("SELECT reloptions FROM pg_class WHERE relname = 'screening_result'")
+                self.assertEqual(cursor.fetchone()[0], ["fillfactor=50"])
 
     def test_a_stricter_rule_keeps_existing_interviews(self):
         RuleSet.objects.create(instrument_code="PHQ9", version="strict-15", overrides={"cutoff": 15}, active=False)
