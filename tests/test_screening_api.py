@@ -18,6 +18,7 @@ from xinlian.screening.models import (
     Assignment,
     AssignmentStatus,
     Campaign,
+    CentreSettings,
     Interview,
     Response,
     Result,
@@ -213,6 +214,12 @@ class SubmitTests(ScreeningApiTestCase):
         self.assertEqual(Interview.objects.count(), 1)
         self.a1.refresh_from_db()
         self.assertEqual((self.a1.status, self.a1.submit_key), (AssignmentStatus.SUBMITTED, key))
+
+    def test_the_hotline_is_never_empty(self):
+        CentreSettings.objects.create(school=self.school, help_phone="010-1", hotline="")
+        self.consent_and_answer("student_a1_user", self.a1, 0)
+        response = self.post(url("submit", self.a1.pk), {"key": "k-hotline"})
+        self.assertEqual(response.json()["help"]["hotline"], "12356")
 
     def test_the_idempotency_key_header_alone_submits(self):
         self.consent_and_answer("student_a1_user", self.a1, 0)

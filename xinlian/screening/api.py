@@ -275,7 +275,7 @@ class ScreeningResultSerializer(serializers.ModelSerializer):
 def _help(assignment: Assignment) -> dict[str, str]:
     s = CentreSettings.for_school(assignment.campaign.school)
     return {"phone": s.help_phone, "hours": s.help_hours, "place": s.help_place, "text": s.help_text,
-            "hotline": s.hotline}
+            "hotline": s.hotline_number}
 
 
 def _questionnaire(ci: CampaignInstrument, answers: dict[int, int]) -> dict[str, Any]:
@@ -421,7 +421,6 @@ class SubmitView(APIView):
             outcome = assignment.submit(key)
         except ScreeningError as exc:
             return _refused(exc)
-        assignment.refresh_from_db()
         return Response(ScreeningSubmittedSerializer({"submitted": True, "replay": outcome.replay,
                                              "help": _help(assignment)}).data)
 

@@ -31,6 +31,7 @@ from xinlian.network.models import Post, Role, Staff, Student, StudentStatus, Un
 from .engine import AnswerError, Definition, builtin_definitions
 
 GUARDIAN_CONSENT_AGE = 14
+NATIONAL_HOTLINE = "12356"  # 全国心理援助热线
 # The worker acts on a submission within a second; two minutes means it is not running.
 ACTIONS_LATE = dt.timedelta(minutes=2)
 _SPECS: dict[int, Definition] = {}
@@ -233,7 +234,7 @@ class CentreSettings(models.Model):
     help_hours = models.CharField(_("centre opening hours"), max_length=128, blank=True)
     help_place = models.CharField(_("centre location"), max_length=128, blank=True)
     help_text = models.TextField(_("other help (shown after submit)"), blank=True)
-    hotline = models.CharField(_("national hotline"), max_length=32, default="12356")
+    hotline = models.CharField(_("national hotline"), max_length=32, default=NATIONAL_HOTLINE)
     min_median_seconds = models.FloatField(
         _("too fast: median seconds per item below"), default=1.5,
         help_text=_("A response answered faster than this per item gets a quality flag."))
@@ -247,6 +248,11 @@ class CentreSettings(models.Model):
 
     def __str__(self) -> str:
         return str(self.school)
+
+    @property
+    def hotline_number(self) -> str:
+        """The hotline to show: never empty, even when a centre cleared the field."""
+        return self.hotline or NATIONAL_HOTLINE
 
     @classmethod
     def min_median_for(cls, school_id: int) -> float:
@@ -917,14 +923,14 @@ class Result(models.Model):
         cls = classes.get(d["classification"])
         clause_labels = {c["id"]: spec.label(c["label"]) for c in (cls or {}).get("clauses", [])}
         crit = {c["id"]: spec.label(c["label"]) for c in spec.critical}
-        qual = {q["id"]: spec.label(q["label"]) for q in spec.quality}
+        qual = flag_labels(spec)
         return {
             "scores": [(score_labels.get(k, k), v, band_labels.get(k, {}).get(d["bands"].get(k, ""), ""))
                        for k, v in d["scores"].items() if reported.get(k, True)],
             "classification": spec.label(cls["label"]) if cls else "",
             "clauses": [clause_labels.get(c, c) for c in d["clauses"]],
             "critical": [crit.get(c, c) for c in d["critical"]],
-            "flags": [qual.get(f, str(QUALITY_LABELS.get(f, f))) for f in d["flags"]],
+            "flags": [qual.get(f, f) for f in d["flags"]],
         }
 
 
@@ -932,6 +938,13 @@ QUALITY_LABELS = {
     "too_fast": _("Answered too fast"),
     "straight_line": _("Same answer throughout"),
 }
+
+
+def flag_labels(spec: Definition) -> dict[str, str]:
+    """Quality flag → label in the reader's language: the instrument's own checks, then the
+    engine's (too fast, same answer throughout)."""
+    return {**{f: str(label) for f, label in QUALITY_LABELS.items()},
+            **{q["id"]: spec.label(q["label"]) for q in spec.quality}}
 
 
 # --- interviews --------------------------------------------------------------------------------

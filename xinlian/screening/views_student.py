@@ -221,7 +221,7 @@ def _take_page(request: HttpRequest, a: Assignment, *, status: int = 200, error:
     if state in ("consent", "guardian"):
         # What is asked with no answer yet (skip logic may add a few).
         ctx["n_items"] = sum(len(i.spec.visible_items({})) for i in ctx["instruments"])
-        ctx["hotline"] = CentreSettings.for_school(campaign.school).hotline or "12356"
+        ctx["hotline"] = CentreSettings.for_school(campaign.school).hotline_number
     if state == "questionnaire":
         sections = _sections(a, overrides, missing)
         ctx.update({
@@ -425,5 +425,5 @@ def thanks(request: HttpRequest, pk: int) -> HttpResponse:
     help_settings = CentreSettings.for_school(a.campaign.school)
     return render(request, "screening/student/thanks.html", {
         "a": a, "campaign": a.campaign, "help": help_settings,
-        "hotline": help_settings.hotline or "12356",
+        "hotline": help_settings.hotline_number,
     })
