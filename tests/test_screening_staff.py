@@ -885,3 +885,16 @@ class QualityListTests(StaffPagesTestCase):
         self.login("counsellor_a")
         rows, total = self.client.get(self.url("campaign-report", self.campaign.pk)).context["quality"]
         self.assertEqual(sorted(r.number for r in rows), ["S0001", "S0002"])
+        # The audit row of the report says how many named students the list showed.
+        event = AuditEvent.objects.filter(action="screening.report.view").latest("pk")
+        self.assertIn("quality_rows=2", event.detail)
+
+    def test_retests_come_first_even_past_the_limit(self) -> None:
+        from xinlian.screening.models import Result
+        from xinlian.screening.reports import quality_rows
+
+        self.take(self.assignment(self.roommate_a1), 0)
+        Result.objects.filter(student=self.roommate_a1, instrument__code="PHQ9").update(flags=["too_fast"])
+        self.take(self.assignment(self.student_b1), 1)  # a retest that sorts after S0002 by class
+        rows, total = quality_rows(Result.objects.all(), limit=1)
+        self.assertEqual(([(r.number, r.retest) for r in rows], total), ([("S0005", True)], 2))

@@ -30,6 +30,7 @@ from .models import (
     Interview,
     InterviewStatus,
     Result,
+    flag_labels,
 )
 
 STEP = Unit.steplen
@@ -244,28 +245,29 @@ class QualityRow:
 
 def quality_rows(results: QuerySet[Result], limit: int = 500) -> tuple[list[QualityRow], int]:
     """Results with a quality flag, retests first (e.g. MHT validity scale ≥ 7): who to see
-    again, or whose answers to read with care. Plain columns only; at most ``limit`` rows."""
-    from .models import QUALITY_LABELS
-
-    flagged = (results.exclude(flags=[]).select_related("instrument", "assignment__user", "student__klass")
+    again, or whose answers to read with care. Plain columns only; at most ``limit`` rows, every
+    retest among them before any other row."""
+    flagged = (results.exclude(flags=[])
                .order_by("student__klass__path", "assignment__user__username", "instrument__code"))
-    total = flagged.count()
-    rows = list(flagged[:limit])
+    # Which flags ask for a retest depends on the instrument file: sort on the plain columns of
+    # every flagged result, then load only the rows shown.
+    keys = list(flagged.values_list("pk", "instrument_id", "flags"))
+    specs = {i.pk: i.spec for i in Instrument.objects.filter(pk__in={inst for _pk, inst, _f in keys})}
+    retest_flags = {pk: {q["id"] for q in spec.quality if q["action"] == "retest"} for pk, spec in specs.items()}
+    retest = {pk for pk, inst, flags in keys if retest_flags[inst] & set(flags)}
+    shown = sorted((pk for pk, _inst, _flags in keys), key=lambda pk: pk not in retest)[:limit]
+    loaded = (Result.objects.filter(pk__in=shown)
+              .select_related("instrument", "assignment__user", "student__klass").in_bulk())
+    rows = [loaded[pk] for pk in shown]
     places = class_labels(r.student.klass.path for r in rows if r.student_id)
-    out = []
-    for r in rows:
-        spec = r.instrument.spec
-        actions = {q["id"]: q["action"] for q in spec.quality}
-        labels = {q["id"]: spec.label(q["label"]) for q in spec.quality}
-        out.append(QualityRow(
-            assignment_id=r.assignment_id, name=r.assignment.user.full_name,
-            number=r.assignment.user.username,
-            place=places.get(r.student.klass.path, "") if r.student_id else "",
-            instrument=r.instrument.short_name,
-            flags=[labels.get(f) or str(QUALITY_LABELS.get(f, f)) for f in r.flags],
-            retest=any(actions.get(f) == "retest" for f in r.flags)))
-    out.sort(key=lambda q: not q.retest)
-    return out, total
+    labels = {pk: flag_labels(spec) for pk, spec in specs.items()}
+    return [QualityRow(
+        assignment_id=r.assignment_id, name=r.assignment.user.full_name,
+        number=r.assignment.user.username,
+        place=places.get(r.student.klass.path, "") if r.student_id else "",
+        instrument=r.instrument.short_name,
+        flags=[labels[r.instrument_id].get(f, f) for f in r.flags],
+        retest=r.pk in retest) for r in rows], len(keys)
 
 
 # --- places -------------------------------------------------------------------------------------

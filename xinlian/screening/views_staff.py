@@ -456,12 +456,14 @@ def campaign_report(request: HttpRequest, pk: int) -> HttpResponse:
             row.url = _report_url(campaign, row.unit)
     crumbs = (_crumbs(campaign, level, roots, _report_url)
               if level is not None and not at_school else [])
+    quality = reports.quality_rows(results)
+    # The answers-to-check list names students (tier 3): the audit row says how many were shown.
     audit(request, "screening.report.view", campaign,
-          detail=f"unit={level.pk if level else 'scope'}")
+          detail=f"unit={level.pk if level else 'scope'};quality_rows={len(quality[0])}")
     return render(request, "screening/staff/campaign_report.html", {
         "campaign": campaign, "rows": rows, "total": total, "level": level, "crumbs": crumbs,
         "summaries": reports.instrument_summaries(results, campaign.ordered_instruments()),
-        "quality": reports.quality_rows(results),
+        "quality": quality,
     })
 
 
