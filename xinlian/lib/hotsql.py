@@ -98,6 +98,8 @@ def insert(objs: Sequence[models.Model]) -> None:
     if not objs:
         return
     model = type(objs[0])
+    if any(obj.pk is not None for obj in objs):
+        raise ValueError("hotsql.insert takes unsaved instances (their primary key is left to the database)")
     sql, fields, returning = _insert_sql(model, len(objs), connection.vendor)
     params: list[Any] = []
     for obj in objs:
@@ -112,4 +114,5 @@ def insert(objs: Sequence[models.Model]) -> None:
                 obj._state.db = connection.alias
     if not returning:  # an old SQLite without RETURNING: the instances stay without their keys
         for obj in objs:
+            obj._state.adding = False
             obj._state.db = connection.alias

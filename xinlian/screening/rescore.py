@@ -51,9 +51,7 @@ class InstrumentRescore:
 
     code: str
     version: str
-    name: str
     rule_version: str
-    settings: dict[str, Any]
     responses: int = 0
     old_rule_versions: Counter[str] = field(default_factory=Counter)
     to_update: int = 0
@@ -72,7 +70,6 @@ class InstrumentRescore:
 @dataclass
 class RescoreReport:
     campaign: Campaign
-    rules: str | Mapping[str, str] | None
     applied: bool
     instruments: list[InstrumentRescore]
     interviews_opened: int = 0
@@ -293,8 +290,7 @@ def _parsed(texts: list[str]) -> list[Any]:
 def _compare(campaign: Campaign, inst: Instrument, settings: dict[str, Any], rule_version: str,
              now: Any, apply: bool) -> InstrumentRescore:
     spec = inst.spec
-    report = InstrumentRescore(code=inst.code, version=inst.version, name=inst.display_name,
-                               rule_version=rule_version, settings=settings,
+    report = InstrumentRescore(code=inst.code, version=inst.version, rule_version=rule_version,
                                class_labels={c["key"]: f"{c['key']} ({spec.label(c['label'])})"
                                              for c in spec.classes})
     # bands and flags as text: a campaign has few distinct values, each parsed once.
@@ -384,7 +380,7 @@ def rescore(campaign: Campaign, rules: str | Mapping[str, str] | None = None, ap
         settings = dict(settings)
         settings.update(campaign.optional_critical_on(inst))  # as at submit
         parts.append(_compare(campaign, inst, settings, rule_version, now, apply))
-    report = RescoreReport(campaign=campaign, rules=rules, applied=apply, instruments=parts)
+    report = RescoreReport(campaign=campaign, applied=apply, instruments=parts)
     if apply:
         actor = actor or campaign.created_by
         with transaction.atomic():

@@ -1,4 +1,5 @@
-"""Shared by the screening commands: finding an instrument and parsing ``--set`` values."""
+"""Shared by the screening commands: finding an instrument or a user and parsing ``--set``
+values."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from django.core.management.base import CommandError
 from django.db import DatabaseError
 from django.utils.translation import gettext as _
 
+from xinlian.network.models import User
 from xinlian.screening.models import Instrument
 
 USAGE_ERROR = 2  # bad input on the command line (as argparse itself exits)
@@ -32,6 +34,14 @@ def find_instrument(code: str, version: str | None = None) -> Instrument:
         known = ", ".join(sorted(set(Instrument.objects.values_list("code", flat=True))))
         raise CommandError(_("Unknown instrument %(code)s. Known codes: %(known)s.")
                            % {"code": code, "known": known}, returncode=USAGE_ERROR)
+    return found
+
+
+def find_user(username: str) -> User:
+    """The user named by ``--as``; a usage error (exit code 2) when there is none."""
+    found = User.objects.filter(username=username).first()
+    if found is None:
+        raise CommandError(_("No user %(name)s.") % {"name": username}, returncode=USAGE_ERROR)
     return found
 
 

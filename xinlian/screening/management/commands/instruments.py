@@ -22,11 +22,10 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 from django.utils.translation import gettext as _
 
-from xinlian.network.models import User
 from xinlian.screening.engine import OP_SYMBOLS, Definition, DefinitionError, load_file
 from xinlian.screening.models import Instrument, RuleSet, ScreeningError
 
-from ._common import find_instrument, sync_builtin
+from ._common import find_instrument, find_user, sync_builtin
 
 LANGS = {"zh-hans": "zh-Hans", "en": "en"}
 TEXT_COLUMNS = ("code", "number", "lang", "text")
@@ -101,11 +100,7 @@ class Command(BaseCommand):
 
     def do_load(self, file: str, username: str | None, **opts: Any) -> None:
         sync_builtin()
-        by = None
-        if username:
-            by = User.objects.filter(username=username).first()
-            if by is None:
-                raise CommandError(_("No user %(name)s.") % {"name": username})
+        by = find_user(username) if username else None
         try:
             text = Path(file).read_bytes()
         except OSError as exc:

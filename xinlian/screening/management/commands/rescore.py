@@ -9,11 +9,10 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils.translation import gettext as _
 
-from xinlian.network.models import User
 from xinlian.screening.models import Campaign, ScreeningError
 from xinlian.screening.rescore import rescore
 
-from ._common import USAGE_ERROR
+from ._common import USAGE_ERROR, find_user
 
 
 class Command(BaseCommand):
@@ -37,11 +36,7 @@ class Command(BaseCommand):
         found = Campaign.objects.select_related("school", "created_by").filter(pk=campaign).first()
         if found is None:
             raise CommandError(_("No campaign %(id)s.") % {"id": campaign}, returncode=USAGE_ERROR)
-        actor = None
-        if username:
-            actor = User.objects.filter(username=username).first()
-            if actor is None:
-                raise CommandError(_("No user %(name)s.") % {"name": username}, returncode=USAGE_ERROR)
+        actor = find_user(username) if username else None
         try:
             report = rescore(found, rules=parse_rules(rules), apply=apply, actor=actor)
         except ScreeningError as exc:
