@@ -15,6 +15,7 @@ from rest_framework.filters import BaseFilterBackend
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 
+from xinlian.lib.converters import parse_id
 from xinlian.network.models import Staff, Student, Unit, User
 
 from .policy import Cap, has_cap, visible_posts, visible_students, visible_units
@@ -66,9 +67,10 @@ def _int_param(request: Request, name: str) -> int | None:
     raw = request.query_params.get(name, "").strip()
     if not raw:
         return None
-    if not raw.isdigit():
+    pk = parse_id(raw)  # not str.isdigit(): "²" passes it and int() refuses it (a 500)
+    if pk is None:
         raise ValidationError({name: [_("Enter a whole number.")]})
-    return int(raw)
+    return pk
 
 
 class StudentUnitFilter(BaseFilterBackend):

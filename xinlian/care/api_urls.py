@@ -2,13 +2,14 @@
 collide with the care web pages' names."""
 
 from django.urls import path
-from rest_framework.routers import SimpleRouter
+
+from xinlian.lib.converters import IdRouter
 
 from . import api
 
 app_name = "care-api"
 
-router = SimpleRouter()
+router = IdRouter()  # detail routes take a bounded id, whatever the viewset says
 router.register("concerns", api.ConcernViewSet, basename="concern")
 router.register("alerts", api.AlertViewSet, basename="alert")
 router.register("register", api.RegisterViewSet, basename="register")
@@ -16,6 +17,6 @@ router.register("follow-ups", api.FollowUpViewSet, basename="follow-up")
 router.register("cases", api.CaseViewSet, basename="case")
 
 urlpatterns = [
-    path("students/<int:pk>/timeline/", api.student_timeline, name="student-timeline"),
+    path("students/<id:pk>/timeline/", api.student_timeline, name="student-timeline"),
     *router.urls,
 ]

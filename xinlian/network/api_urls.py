@@ -2,13 +2,14 @@
 the web pages' URL names."""
 
 from django.urls import path
-from rest_framework.routers import SimpleRouter
+
+from xinlian.lib.converters import IdRouter
 
 from . import api
 
 app_name = "api"
 
-router = SimpleRouter()
+router = IdRouter()  # detail routes take a bounded id, whatever the viewset says
 router.register("units", api.UnitViewSet, basename="unit")
 router.register("students", api.StudentViewSet, basename="student")
 router.register("staff", api.StaffViewSet, basename="staff")
@@ -17,5 +18,6 @@ router.register("posts", api.PostViewSet, basename="post")
 urlpatterns = [
     path("me/", api.me, name="me"),
     path("auth/token/", api.obtain_token, name="auth-token"),
+    path("network/roster/import/", api.roster_import, name="roster-import"),
     *router.urls,
 ]

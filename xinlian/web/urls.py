@@ -1,6 +1,8 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
+import xinlian.lib.converters  # noqa: F401 — registers <id:…>: ids beyond 18 digits are a 404
+
 from . import views, views_roster
 
 urlpatterns = [
@@ -9,9 +11,9 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("", views.home, name="home"),
     path("network/", views.network_tree, name="network-tree"),
-    path("network/children/<int:pk>/", views.network_children, name="network-children"),
-    path("units/<int:pk>/", views.unit_detail, name="unit-detail"),
-    path("students/<int:pk>/", views.student_detail, name="student-detail"),
+    path("network/children/<id:pk>/", views.network_children, name="network-children"),
+    path("units/<id:pk>/", views.unit_detail, name="unit-detail"),
+    path("students/<id:pk>/", views.student_detail, name="student-detail"),
     path("me/posts/", views.my_posts, name="my-posts"),
     # Roster import/export (owned by views_roster.py)
     path("roster/import/", views_roster.roster_import, name="roster-import"),

@@ -1,0 +1,53 @@
+"""Ids in URLs: one bound for the whole project.
+
+A primary key is a 64-bit integer. A longer string of digits is no row's id, and passed on it
+reaches the database driver as an integer it cannot bind (OverflowError, a 500). Every route
+therefore takes ids through the ``id`` path converter or the :class:`IdRouter`, which accept
+at most 18 ASCII digits (below 2**63 - 1, far above any real id), so that anything else is a
+404 before a view runs. Ids read from query strings and form fields go through
+:func:`parse_id`: ``str.isdigit`` is no check, since "²" passes it and ``int`` refuses it.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from django.urls import register_converter
+from rest_framework.routers import SimpleRouter
+
+ID_REGEX = "[0-9]{1,18}"
+_ID = re.compile(ID_REGEX)
+
+
+def parse_id(raw: Any) -> int | None:
+    """The id in ``raw`` (a query-string or form value), or None when it is not one."""
+    if isinstance(raw, str) and _ID.fullmatch(raw):
+        return int(raw)
+    return None
+
+
+class IdConverter:
+    """``<id:pk>`` in a path(): like ``<int:pk>``, but bounded."""
+
+    regex = ID_REGEX
+
+    def to_python(self, value: str) -> int:
+        return int(value)
+
+    def to_url(self, value: int | str) -> str:
+        return str(value)
+
+
+class IdRouter(SimpleRouter):
+    """The DRF router of every ``api_urls.py``: detail routes take a bounded id, whatever the
+    viewset's ``lookup_value_regex`` says (``\\d+`` would let 10**20 through)."""
+
+    def get_lookup_regex(self, viewset: Any, lookup_prefix: str = "") -> str:
+        lookup_field = getattr(viewset, "lookup_field", "pk")
+        lookup_url_kwarg = getattr(viewset, "lookup_url_kwarg", None) or lookup_field
+        return f"(?P<{lookup_prefix}{lookup_url_kwarg}>{ID_REGEX})"
+
+
+# Importing this module (every urls.py does) registers the converter, once per process.
+register_converter(IdConverter, "id")
