@@ -30,7 +30,7 @@ EXPECT: dict[str, dict[str, Any]] = {
     "concern-new": only(("counsellor_a", "head_teacher_a1", "committee_a1", "liaison_a1",
                          "student_a1_user", "outsider_b", "director"), 200, 403, LOGIN),
     "concern-mine": row(200, LOGIN),
-    "alert-inbox": only(RISK_READERS, 200, 403, LOGIN),
+    "alert-inbox": only((*RISK_READERS, "leader"), 200, 403, LOGIN),  # the leader: top rung
     "alert-detail": only(SEES_ALERT, 200, 404, LOGIN),
     "alert-acknowledge": POST_ONLY,
     "alert-triage": POST_ONLY,

@@ -10,11 +10,17 @@ from typing import Any
 
 from xinlian.care.models import Alert, AlertSource, Case, Concern, Level, RiskEntry
 
-from .test_sweep import ADMIN_LOGIN, API, SEES_STUDENT_A1, only, row
+from .sweep_care import EXPECT as PAGE_EXPECT
+from .test_sweep import ADMIN_LOGIN, ANON, API, SEES_STUDENT_A1, only, row
 
 # Who may open the alert: its responsible first rung (辅导员, head teacher) and the centre.
 SEES_ALERT = ("counsellor_a", "head_teacher_a1", "director")
 POST_ONLY = row(405, API)  # GET on an action endpoint: 405 once logged in, 403 before
+
+
+def _as_page(name: str) -> dict[str, Any]:
+    """The same answers as the page of the same list (one action behind both), API-anonymous."""
+    return {**PAGE_EXPECT[name], ANON: API}
 
 
 def _case_detail() -> dict[str, Any]:
@@ -26,16 +32,17 @@ def _case_detail() -> dict[str, Any]:
 
 EXPECT: dict[str, dict[str, Any]] = {
     "care-api:concern-list": row(200, API),
-    "care-api:alert-list": row(200, API),
+    "care-api:alert-list": _as_page("alert-inbox"),
     "care-api:alert-detail": only(SEES_ALERT, 200, 404, API),
     "care-api:alert-acknowledge": POST_ONLY,
     "care-api:alert-triage": POST_ONLY,
     "care-api:alert-resolve": POST_ONLY,
-    "care-api:register-list": row(200, API),
+    "care-api:register-list": _as_page("register"),
     "care-api:follow-up-list": POST_ONLY,
-    "care-api:case-list": row(200, API),
+    "care-api:case-list": _as_page("case-list"),
     "care-api:case-detail": _case_detail(),
     "care-api:case-records": POST_ONLY,
+    "care-api:case-team": POST_ONLY,
     "care-api:case-break-glass": POST_ONLY,
     "care-api:case-request-closure": POST_ONLY,
     "care-api:case-close": POST_ONLY,
@@ -73,6 +80,7 @@ KWARGS: dict[str, Callable[[Any], dict[str, Any]]] = {
     "care-api:alert-resolve": _alert,
     "care-api:case-detail": _case,
     "care-api:case-records": _case,
+    "care-api:case-team": _case,
     "care-api:case-break-glass": _case,
     "care-api:case-request-closure": _case,
     "care-api:case-close": _case,
@@ -94,6 +102,7 @@ WRONG_METHODS: dict[str, tuple[Callable[[Any], dict[str, Any]], list[str]]] = {
     "care-api:case-list": (_none, ["put", "patch", "delete"]),
     "care-api:case-detail": (_case, ["post", "put", "patch", "delete"]),
     "care-api:case-records": (_case, ACTION),
+    "care-api:case-team": (_case, ACTION),
     "care-api:case-break-glass": (_case, ACTION),
     "care-api:case-request-closure": (_case, ACTION),
     "care-api:case-close": (_case, ACTION),
@@ -105,7 +114,8 @@ WRONG_METHODS: dict[str, tuple[Callable[[Any], dict[str, Any]], list[str]]] = {
 def setup(cls: Any) -> None:
     """An alert, a case, a concern and a register line on student_a1, of this module's own."""
     cls.care_api_alert = Alert.raise_for(cls.student_a1, Level.YELLOW, AlertSource.COUNSELLOR)
-    cls.care_api_case = Case.open_for(cls.student_a1, by=cls.director)
+    # One open case per student: share the page sweep's case when it is already open.
+    cls.care_api_case = Case.open_case_of(cls.student_a1) or Case.open_for(cls.student_a1, by=cls.director)
     Concern.submit(key=uuid.uuid4(), reporter=cls.liaison_a1, student=cls.student_a1,
                    category="emotional", urgency="routine", seen="sweep: 情绪低落")
     RiskEntry.set_level(cls.student_a1, "yellow", by=cls.director, reason="sweep: 观察")

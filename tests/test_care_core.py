@@ -8,7 +8,8 @@ from django.utils import timezone
 
 from xinlian.access.models import AuditEvent
 from xinlian.access.policy import caps_over_student
-from xinlian.care.access import NeedsBreakGlass, break_glass, chronology_for, get_case_for_user
+from xinlian.care.access import NeedsBreakGlass, chronology_for, get_case_for_user
+from xinlian.care.actions import break_glass
 from xinlian.care.models import (
     Alert,
     AlertStatus,
@@ -213,17 +214,18 @@ class CaseTests(LadderTestCase):
         self.assertTrue(can_write)
         with self.assertRaises(NeedsBreakGlass):
             get_case_for_user(self.request("counsellor_a"), self.case.pk)
-        from django.http import Http404
+        from xinlian.lib.actions import NotFound
 
         for persona in ("outsider_b", "committee_a1", "student_a1_user"):
-            with self.assertRaises(Http404):
+            with self.assertRaises(NotFound):
                 get_case_for_user(self.request(persona), self.case.pk)
 
     def test_break_glass_opens_for_a_window_and_notifies_the_director(self):
         req = self.request("counsellor_a")
-        break_glass(req, self.case, "学生家长来电，需要立即查看")
-        case, _ = get_case_for_user(self.request("counsellor_a"), self.case.pk)
+        break_glass(req, self.case.pk, "学生家长来电，需要立即查看安全计划")
+        case, can_write = get_case_for_user(self.request("counsellor_a"), self.case.pk)
         self.assertEqual(case.pk, self.case.pk)
+        self.assertFalse(can_write)  # break-glass reads (and adds a note); it does not write
         self.assertTrue(AuditEvent.objects.filter(result="break_glass", actor=self.counsellor_a).exists())
         self.assertEqual(len(self.inbox("director")), 1)
 

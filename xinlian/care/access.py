@@ -6,8 +6,11 @@ student and asking the policy which tiers the reader holds over that student."""
 
 from __future__ import annotations
 
+from enum import StrEnum
+
 from django.db.models import QuerySet
-from django.http import Http404, HttpRequest
+from django.http import HttpRequest
+from django.utils.translation import gettext_lazy as _
 
 from xinlian.access.models import AuditResult
 from xinlian.access.policy import (
@@ -20,20 +23,38 @@ from xinlian.access.policy import (
     scope_units,
     visible_students,
 )
+from xinlian.lib.actions import NotAllowed, NotFound
 from xinlian.network.models import Post, Student, UnitKind, User
 
 from .models import Alert, BreakGlass, Case, Concern, Tier, TimelineEntry
-from .network import LADDER, centre_directors
+from .network import LADDER
 
 TIER_OF_CAP = {Cap.ROSTER: Tier.ROSTER, Cap.RISK: Tier.RISK, Cap.SCORES: Tier.SCORES,
                Cap.CASE: Tier.CASE, Cap.NOTES: Tier.NOTES}
 
 
-class NeedsBreakGlass(Exception):
-    """In the network, but outside the case team: the reader may break the glass with a reason."""
+class NeedsBreakGlass(NotAllowed):
+    """In the network, but outside the case team: the reader may break the glass with a reason.
+    A :class:`~xinlian.lib.actions.NotAllowed` (403) that carries the case."""
 
     def __init__(self, case: Case) -> None:
+        super().__init__(_("You are not on this case's team. You may open it with break-glass "
+                           "access by giving a reason; the centre director is told."), obj=case)
         self.case = case
+
+
+class CaseAccess(StrEnum):
+    """What a reader may do with one case.
+
+    Decision (issue 9): break-glass is for reading in an emergency. It allows READ and ADDING A
+    NOTE record (what the reader found or did) and nothing else: no other record kind, no team
+    change, no closure request, review or reopening — those stay with the case team and the
+    centre director. Both front-ends ask this one function."""
+
+    TEAM = "team"                # the case team and holders of the case tier: everything
+    GLASS = "glass"              # an active break-glass: read, and add a note
+    NEEDS_GLASS = "needs_glass"  # staff with the risk tier over the student: may break the glass
+    NONE = "none"                # anyone else: the case does not exist for them (404)
 
 
 def _user(request: HttpRequest) -> User:
@@ -78,36 +99,62 @@ def get_alert_for_user(request: HttpRequest, pk: int) -> tuple[Alert, bool]:
     if alert is None:
         audit(request, "alert.view", object_type="care.alert", object_id=str(pk),
               result=AuditResult.DENIED)
-        raise Http404
-    can_act = Alert.objects.for_responsible(user).filter(pk=pk).exists() or \
-        Cap.CASE in caps_over_student(user, alert.student)
+        raise NotFound
     audit(request, "alert.view", alert)
-    return alert, can_act
+    return alert, may_act_on_alert(user, alert)
+
+
+def may_act_on_alert(user: User, alert: Alert) -> bool:
+    """Acknowledge, triage, resolve: the rung the alert is routed to, and the case tier."""
+    return Alert.objects.for_responsible(user).filter(pk=alert.pk).exists() or \
+        Cap.CASE in caps_over_student(user, alert.student)
 
 
 # --- cases --------------------------------------------------------------------------------------
 
 
+def case_access(user: User, case: Case) -> CaseAccess:
+    held = caps_over_student(user, case.student)
+    if case.on_team(user) or Cap.CASE in held:
+        return CaseAccess.TEAM
+    if BreakGlass.active_for(case, user) is not None:
+        return CaseAccess.GLASS
+    if may_break_glass(user, held):
+        return CaseAccess.NEEDS_GLASS
+    return CaseAccess.NONE
+
+
+def may_break_glass(user: User, held: set[Cap]) -> bool:
+    """Staff in the network with the risk tier over the student (they see the level, and may be
+    the one on call when the case team is not)."""
+    return Cap.RISK in held and getattr(user, "kind", None) == "staff"
+
+
 def get_case_for_user(request: HttpRequest, pk: int) -> tuple[Case, bool]:
-    """The case and whether the user may write to it. The case team and holders of the case
-    tier (the centre director) get in; an active break-glass lets in anyone who opened it; a
-    network member with the risk tier over the student gets :class:`NeedsBreakGlass`; anyone
-    else a 404. Every read is audited; a break-glass read is marked as such."""
+    """The case and whether the user may write to it (every record kind, the team, closure).
+
+    The case team and holders of the case tier (the centre director) read and write; an active
+    break-glass lets its holder READ and add a NOTE only (``can_write`` is False: see
+    :class:`CaseAccess`); a network member with the risk tier over the student gets
+    :class:`NeedsBreakGlass` (403); anyone else :class:`~xinlian.lib.actions.NotFound`.
+    Every read is audited; a break-glass read is marked as such."""
     user = _user(request)
     case = Case.objects.select_related("student__user", "student__klass", "lead").filter(pk=pk).first()
     if case is None:
-        raise Http404
-    held = caps_over_student(user, case.student)
-    if case.on_team(user) or Cap.CASE in held:
+        audit(request, "case.view", object_type="care.case", object_id=str(pk),
+              result=AuditResult.DENIED)
+        raise NotFound
+    access = case_access(user, case)
+    if access == CaseAccess.TEAM:
         audit(request, "case.view", case)
         return case, True
-    if BreakGlass.active_for(case, user) is not None:
+    if access == CaseAccess.GLASS:
         audit(request, "case.view", case, result=AuditResult.BREAK_GLASS)
-        return case, True
+        return case, False
     audit(request, "case.view", case, result=AuditResult.DENIED)
-    if Cap.RISK in held and user.kind == "staff":
+    if access == CaseAccess.NEEDS_GLASS:
         raise NeedsBreakGlass(case)
-    raise Http404
+    raise NotFound
 
 
 def visible_cases(user: User) -> QuerySet[Case]:
@@ -115,21 +162,12 @@ def visible_cases(user: User) -> QuerySet[Case]:
     return (on_team | Case.objects.filter(student__in=visible_students(user, Cap.CASE))).distinct()
 
 
-def break_glass(request: HttpRequest, case: Case, reason: str) -> BreakGlass:
-    """Open a case outside one's team for a short window; the centre director is told."""
-    from django.utils import timezone
-
-    from xinlian.notify.services import break_glass_used
-
-    user = _user(request)
-    if not (Cap.RISK in caps_over_student(user, case.student) and user.kind == "staff"):
-        raise Http404
-    now = timezone.now()
-    grant = BreakGlass.objects.create(case=case, user=user, reason=reason, at=now,
-                                      expires_at=now + BreakGlass.WINDOW)
-    audit(request, "case.break_glass", case, result=AuditResult.BREAK_GLASS)
-    break_glass_used(case, centre_directors(case.student))
-    return grant
+def case_team_choices(case: Case) -> QuerySet[User]:
+    """Who may be named lead or member: staff who read the risk tier over the student, and the
+    current team (so that saving the form keeps them)."""
+    current = [case.lead_id, *case.members.values_list("pk", flat=True)]
+    return (case_team_candidates(case.student) | User.objects.filter(pk__in=current)) \
+        .distinct().order_by("full_name")
 
 
 # --- chronology ---------------------------------------------------------------------------------

@@ -9,13 +9,13 @@ from typing import Any, ClassVar
 
 from django import forms
 from django.db.models import QuerySet
-from django.utils import formats, timezone
-from django.utils.translation import gettext
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from xinlian.network.models import Guardian, Student, User
+from xinlian.network.models import Student, User
 
-from .models import Category, HeardFrom, RecordKind, RiskLevel, Triage, Urgency
+from . import records
+from .models import BreakGlass, Category, HeardFrom, RecordKind, RiskLevel, Triage, Urgency
 
 LOCAL_INPUT = "%Y-%m-%dT%H:%M"
 # A phone's clock may run a little fast; a report "from the future" beyond this is a typo.
@@ -134,7 +134,9 @@ class TriageForm(NoteForm):
         super().__init__(*args, **kwargs)
         if not may_open_case:
             # Only centre staff open crisis cases; others refer the student to the centre.
-            self.fields["decision"].choices = [c for c in Triage.choices if c[0] != Triage.CASE]
+            # The choice is still accepted (the action refuses it with a 403, as the API does);
+            # it is only not offered.
+            self.fields["decision"].widget.choices = [c for c in Triage.choices if c[0] != Triage.CASE]
 
 
 # --- register -----------------------------------------------------------------------------------
@@ -142,15 +144,11 @@ class TriageForm(NoteForm):
 
 class RiskLevelForm(forms.Form):
     level = forms.ChoiceField(label=_("Level"), choices=RiskLevel.choices, widget=forms.RadioSelect)
+    # Required unless the level is none, and the review date not in the past: rules of the
+    # action (xinlian.care.actions.set_risk_level), refused alike for the page and the API.
     reason = forms.CharField(label=_("Reason (clinical, seen by centre staff and the 辅导员 only)"),
-                             max_length=2000, widget=textarea(2))
+                             required=False, max_length=2000, widget=textarea(2))
     review_on = forms.DateField(label=_("Next review"), required=False, widget=DateInput())
-
-    def clean_review_on(self) -> dt.date | None:
-        value = self.cleaned_data.get("review_on")
-        if value and value < timezone.localdate():
-            raise forms.ValidationError(_("The review date is in the past."), code="past")
-        return value
 
 
 class FollowUpForm(forms.Form):
@@ -159,6 +157,7 @@ class FollowUpForm(forms.Form):
 
 
 # --- cases --------------------------------------------------------------------------------------
+# The record forms are derived from the kinds defined once in xinlian/care/records.py.
 
 YES_NO = [("yes", _("Yes")), ("no", _("No"))]
 
@@ -168,200 +167,99 @@ def yes_no(label: Any) -> forms.TypedChoiceField:
                                   widget=forms.RadioSelect(attrs={"class": "btn-check"}))
 
 
-class RecordForm(forms.Form):
-    """One kind of case record. ``record_data()`` is what gets encrypted; ``rows()`` reads it back."""
+def form_field(f: records.Field) -> forms.Field:
+    """The page's field for one field of a record kind."""
+    common: dict[str, Any] = {"label": f.label, "required": f.required}
+    if f.type == "yesno":
+        return yes_no(f.label)
+    if f.type == "flag":
+        return forms.BooleanField(**common)
+    if f.type == "date":
+        return forms.DateField(widget=DateInput(), **common)
+    if f.type == "datetime":
+        return forms.DateTimeField(input_formats=[LOCAL_INPUT],
+                                   widget=DateTimeLocalInput(attrs={"class": "form-control"}), **common)
+    if f.type == "choice":
+        if f.required:
+            return forms.ChoiceField(choices=f.choices, widget=forms.RadioSelect(attrs={"class": "btn-check"}),
+                                     **common)
+        return forms.ChoiceField(choices=[("", "—"), *f.choices],
+                                 widget=forms.Select(attrs={"class": "form-select"}), **common)
+    if f.type == "guardian":  # choices: the student's guardians, set per form
+        return GuardianChoiceField(widget=forms.Select(attrs={"class": "form-select"}), **common)
+    if f.type == "line":
+        return forms.CharField(max_length=f.max_length, widget=text_input(), **common)
+    return forms.CharField(max_length=f.max_length, widget=textarea(f.rows), **common)
 
+
+class GuardianChoiceField(forms.ChoiceField):
+    """Offers the student's guardians; which values are theirs is checked by the action
+    (xinlian.care.records.content), so a form parsed before the case is looked up accepts any."""
+
+    def valid_value(self, value: str) -> bool:
+        return bool(value)
+
+
+class RecordForm(forms.Form):
+    """One kind of case record, derived from its :class:`~xinlian.care.records.RecordSpec`.
+    ``record_data()`` is the parsed input the action turns into the stored record."""
+
+    spec: ClassVar[records.RecordSpec]
     kind: ClassVar[str]
     title: ClassVar[Any]
 
     def __init__(self, *args: Any, student: Student | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self.guardians: list[Any] | None = None
+        for f in self.spec.fields:
+            if f.type == "datetime" and f.past:
+                self.fields[f.name].initial = local_now_input()
+        self.set_student(student)
+
+    def set_student(self, student: Student | None) -> None:
+        """Offer the student's guardians (a form parsed before the case was looked up has none)."""
         self.student = student
+        for f in self.spec.fields:
+            if f.type == "guardian":
+                self.guardians = records.guardians_of(student) if student is not None else None
+                self.fields[f.name].choices = [(str(g.pk), records.guardian_label(g))
+                                               for g in self.guardians or []] + [(records.OTHER, _("Someone else"))]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        for name, errors in records.field_errors(self.spec, data, self.guardians).items():
+            for error in errors:
+                self.add_error(None if name == "__all__" else name, error)
+        return data
 
     def record_data(self) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        for name, value in self.cleaned_data.items():
-            if isinstance(value, dt.datetime):
-                value = value.isoformat()
-            elif isinstance(value, dt.date):
-                value = value.isoformat()
-            out[name] = value
-        return out
+        return dict(self.cleaned_data)
 
     @classmethod
     def rows(cls, content: dict[str, Any]) -> list[tuple[str, str]]:
-        """(label, value) for every field that was filled, in the form's order."""
-        out = []
-        for name, field in cls.base_fields.items():
-            value = content.get(name)
-            if value in (None, "", []):
-                continue
-            out.append((str(field.label), show_value(field, value)))
-        return out
+        return records.rows(cls.kind, content)
 
 
-def show_value(field: forms.Field, value: Any) -> str:
-    if isinstance(value, bool):
-        return gettext("Yes") if value else gettext("No")
-    if isinstance(field, forms.DateTimeField):
-        try:
-            moment = dt.datetime.fromisoformat(value)
-        except (TypeError, ValueError):
-            return str(value)
-        if timezone.is_aware(moment):
-            moment = timezone.localtime(moment)
-        return formats.date_format(moment, "DATETIME_FORMAT")
-    if isinstance(field, forms.DateField):
-        try:
-            return formats.date_format(dt.date.fromisoformat(value), "DATE_FORMAT")
-        except (TypeError, ValueError):
-            return str(value)
-    choices = dict(getattr(field, "choices", []) or [])
-    return str(choices.get(value, value))
+def record_form(spec: records.RecordSpec) -> type[RecordForm]:
+    name = "".join(part.title() for part in spec.kind.split("_")) + "RecordForm"
+    attrs: dict[str, Any] = {f.name: form_field(f) for f in spec.fields}
+    attrs.update(spec=spec, kind=spec.kind, title=spec.title, __module__=__name__)
+    return type(name, (RecordForm,), attrs)
 
 
-class AssessmentForm(RecordForm):
-    kind = RecordKind.ASSESSMENT
-    title = _("Risk assessment")
-    ideation = yes_no(_("Suicidal ideation"))
-    plan = yes_no(_("A plan"))
-    means = yes_no(_("Access to means"))
-    past_attempts = yes_no(_("Past attempts"))
-    protective = forms.CharField(label=_("Protective factors"), required=False, max_length=2000,
-                                 widget=textarea(2))
-    notes = forms.CharField(label=_("Notes"), required=False, max_length=4000, widget=textarea(3))
-
-
-class SafetyPlanForm(RecordForm):
-    kind = RecordKind.SAFETY_PLAN
-    title = _("Safety plan")
-    warning_signs = forms.CharField(label=_("Warning signs"), max_length=2000, widget=textarea(2))
-    coping = forms.CharField(label=_("Coping steps"), required=False, max_length=2000,
-                             widget=textarea(2))
-    contacts = forms.CharField(label=_("People to contact"), max_length=2000, widget=textarea(2))
-    means_restriction = forms.CharField(label=_("Restricting access to means"), required=False,
-                                        max_length=2000, widget=textarea(2))
-    notes = forms.CharField(label=_("Notes"), required=False, max_length=4000, widget=textarea(2))
-
-
-HOW_CHOICES = [("phone", _("Phone")), ("in_person", _("In person")), ("message", _("Message"))]
-
-
-class GuardianForm(RecordForm):
-    """An explicit disclosure to a guardian: the view writes an audit row for it."""
-
-    kind = RecordKind.GUARDIAN
-    title = _("Guardian notification")
-    who = forms.ChoiceField(label=_("Who was told"),
-                            widget=forms.Select(attrs={"class": "form-select"}))
-    who_other = forms.CharField(label=_("Name and relation, if not listed"), required=False,
-                                max_length=64, widget=text_input())
-    when = forms.DateTimeField(label=_("When"), input_formats=[LOCAL_INPUT],
-                               widget=DateTimeLocalInput(attrs={"class": "form-control"}),
-                               validators=[not_in_future])
-    how = forms.ChoiceField(label=_("How"), choices=HOW_CHOICES,
-                            widget=forms.RadioSelect(attrs={"class": "btn-check"}))
-    said = forms.CharField(label=_("What was said"), max_length=4000, widget=textarea(3))
-    outcome = forms.CharField(label=_("Outcome"), required=False, max_length=2000,
-                              widget=textarea(2))
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        guardians = list(Guardian.objects.filter(student=self.student).order_by("-is_primary", "pk")) \
-            if self.student else []
-        self.guardians = {str(g.pk): g for g in guardians}
-        self.fields["who"].choices = [(str(g.pk), f"{g.name} · {g.get_relation_display()}")
-                                      for g in guardians] + [("other", _("Someone else"))]
-        self.fields["when"].initial = local_now_input()
-
-    def clean(self) -> dict[str, Any]:
-        data = super().clean()
-        if data.get("who") == "other" and not data.get("who_other"):
-            self.add_error("who_other", _("Say who was told."))
-        return data
-
-    def record_data(self) -> dict[str, Any]:
-        out = super().record_data()
-        guardian = self.guardians.get(out["who"])
-        out["guardian_id"] = guardian.pk if guardian else None
-        out["who"] = (f"{guardian.name} · {guardian.get_relation_display()}" if guardian
-                      else out.pop("who_other"))
-        out.pop("who_other", None)
-        return out
-
-    @property
-    def guardian_id(self) -> int | None:
-        g = self.guardians.get(self.cleaned_data.get("who", ""))
-        return g.pk if g else None
-
-
-class ReferralForm(RecordForm):
-    kind = RecordKind.REFERRAL
-    title = _("Referral")
-    where = forms.CharField(label=_("Referred to (hospital or service)"), max_length=200,
-                            widget=text_input())
-    when = forms.DateField(label=_("When"), widget=DateInput())
-    outcome = forms.CharField(label=_("Outcome"), required=False, max_length=2000,
-                              widget=textarea(2))
-    return_assessment = forms.CharField(label=_("Return-to-school assessment"), required=False,
-                                        max_length=2000, widget=textarea(2))
-
-
-class MeasureForm(RecordForm):
-    kind = RecordKind.MEASURE
-    title = _("Measures")
-    accompaniment = forms.BooleanField(label=_("Accompaniment around the clock"), required=False)
-    leave = forms.BooleanField(label=_("Leave from school"), required=False)
-    room_change = forms.BooleanField(label=_("Room change"), required=False)
-    other = forms.CharField(label=_("Other measure"), required=False, max_length=200,
-                            widget=text_input())
-    notes = forms.CharField(label=_("Notes"), required=False, max_length=4000, widget=textarea(2))
-
-    def clean(self) -> dict[str, Any]:
-        data = super().clean()
-        if not any(data.get(f) for f in ("accompaniment", "leave", "room_change", "other")):
-            raise forms.ValidationError(_("Tick at least one measure or describe another."))
-        return data
-
-
-class CaseFollowUpForm(RecordForm):
-    kind = RecordKind.FOLLOW_UP
-    title = _("Follow-up")
-    note = forms.CharField(label=_("What was done"), max_length=4000, widget=textarea(3))
-
-
-class CaseNoteForm(RecordForm):
-    kind = RecordKind.NOTE
-    title = _("Note")
-    text = forms.CharField(label=_("Note"), max_length=4000, widget=textarea(3))
-
-
-class ClosureRequestForm(RecordForm):
-    kind = RecordKind.CLOSURE_REQUEST
-    title = _("Request closure")
-    summary = forms.CharField(label=_("Summary: why the case can close"), max_length=4000,
-                              widget=textarea(3))
-
-
-class ClosureReviewForm(RecordForm):
-    kind = RecordKind.CLOSURE_REVIEW
-    title = _("Closure review")
-    review = forms.CharField(label=_("Director's review"), max_length=4000, widget=textarea(3))
-
-
-class ReopenForm(RecordForm):
-    kind = RecordKind.REOPEN
-    title = _("Reopen")
-    reason = forms.CharField(label=_("Why the case reopens"), max_length=2000, widget=textarea(2))
-
-
-# The records a team member adds, in the order the page offers them.
-RECORD_FORMS: dict[str, type[RecordForm]] = {f.kind: f for f in (
-    AssessmentForm, SafetyPlanForm, GuardianForm, ReferralForm, MeasureForm, CaseFollowUpForm,
-    CaseNoteForm)}
-# Every kind, for reading records back.
-DISPLAY_FORMS: dict[str, type[RecordForm]] = {
-    **RECORD_FORMS, **{f.kind: f for f in (ClosureRequestForm, ClosureReviewForm, ReopenForm)}}
+# Every kind, for reading records back; the records a team member adds, in the page's order.
+DISPLAY_FORMS: dict[str, type[RecordForm]] = {k: record_form(s) for k, s in records.SPECS.items()}
+RECORD_FORMS: dict[str, type[RecordForm]] = {k: DISPLAY_FORMS[k] for k in records.ADDABLE}
+AssessmentForm = DISPLAY_FORMS[RecordKind.ASSESSMENT]
+SafetyPlanForm = DISPLAY_FORMS[RecordKind.SAFETY_PLAN]
+GuardianForm = DISPLAY_FORMS[RecordKind.GUARDIAN]
+ReferralForm = DISPLAY_FORMS[RecordKind.REFERRAL]
+MeasureForm = DISPLAY_FORMS[RecordKind.MEASURE]
+CaseFollowUpForm = DISPLAY_FORMS[RecordKind.FOLLOW_UP]
+CaseNoteForm = DISPLAY_FORMS[RecordKind.NOTE]
+ClosureRequestForm = DISPLAY_FORMS[RecordKind.CLOSURE_REQUEST]
+ClosureReviewForm = DISPLAY_FORMS[RecordKind.CLOSURE_REVIEW]
+ReopenForm = DISPLAY_FORMS[RecordKind.REOPEN]
 
 
 class TeamForm(forms.Form):
@@ -377,7 +275,7 @@ class TeamForm(forms.Form):
 
 
 class BreakGlassForm(forms.Form):
-    MIN_LENGTH = 15
+    MIN_LENGTH = BreakGlass.MIN_REASON
     reason = forms.CharField(
         label=_("Why do you need this case now?"), min_length=MIN_LENGTH, max_length=1000,
         widget=textarea(3), help_text=_("Your reason, your name and the time are recorded, and "

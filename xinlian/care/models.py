@@ -13,22 +13,34 @@ import uuid
 from typing import Any
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
-from django.db import models, transaction
+from django.db import IntegrityError, models, transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import get_language, gettext, gettext_noop
 from django.utils.translation import gettext_lazy as _
 
 from xinlian.lib import hotsql
+from xinlian.lib.actions import Conflict
 from xinlian.lib.crypto import EncryptedTextField
 from xinlian.network.models import Student, User
 
 from . import network as ladder
 
 
-class CareError(ValidationError):
-    """A refused action (second acknowledgement, edit of a closed case ...) with a clear reason."""
+class CareError(Conflict):
+    """A refused action (second acknowledgement, edit of a closed case ...) with a clear reason.
+
+    It is a :class:`~xinlian.lib.actions.Conflict`: the page shows the message by its form and the
+    API answers 409 with it, through the same adapters."""
+
+    def __init__(self, message: Any, code: str | None = None,
+                 params: dict[str, Any] | None = None, *, obj: Any = None) -> None:
+        super().__init__(message % params if params else message, obj=obj)
+        self.code = code
+
+    @property
+    def messages(self) -> list[str]:
+        return [self.text]
 
 
 # --- levels -----------------------------------------------------------------------------------
@@ -653,6 +665,10 @@ class Case(models.Model):
         verbose_name = _("crisis case")
         verbose_name_plural = _("crisis cases")
         ordering = ["-opened_at"]
+        # One crisis case at a time per student: a second "open" (page, API, triage, or a race
+        # between them) meets this constraint and ends as a Conflict naming the open case.
+        constraints = [models.UniqueConstraint(fields=["student"], condition=~Q(status="closed"),
+                                               name="one_open_case_per_student")]
 
     def __str__(self) -> str:
         return f"case #{self.pk}"
@@ -666,10 +682,23 @@ class Case(models.Model):
         return user.pk == self.lead_id or self.members.filter(pk=user.pk).exists()
 
     @classmethod
+    def open_case_of(cls, student: Student | int) -> Case | None:
+        pk = student if isinstance(student, int) else student.pk
+        return cls.objects.filter(student_id=pk).exclude(status=CaseStatus.CLOSED).first()
+
+    @classmethod
     def open_for(cls, student: Student, *, by: User, alert: Alert | None = None,
                  lead: User | None = None) -> Case:
+        """Open a case; a student who already has one open gets a :class:`CareError` (a
+        Conflict) whose ``obj`` is that case — checked by the database, so a race ends the same."""
         with transaction.atomic():
-            case = cls.objects.create(student=student, alert=alert, lead=lead or by, opened_by=by)
+            try:
+                with transaction.atomic():
+                    case = cls.objects.create(student=student, alert=alert, lead=lead or by,
+                                              opened_by=by)
+            except IntegrityError:
+                raise CareError(_("This student already has an open crisis case."),
+                                code="open_case", obj=cls.open_case_of(student)) from None
             TimelineEntry.add(student, "case.open", Tier.RISK, "Crisis case opened", actor=by,
                               at=case.opened_at, link=case.get_absolute_url())
         return case
@@ -774,6 +803,7 @@ class BreakGlass(models.Model):
     the centre director notified, and every read marked in the audit trail."""
 
     WINDOW = dt.timedelta(minutes=30)
+    MIN_REASON = 15  # characters: a reason someone could act on, not "look"
 
     case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="break_glass")
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")

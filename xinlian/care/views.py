@@ -1,9 +1,11 @@
 """The linkage pages: report a concern, my reports, the alert inbox and an alert, the risk
 register, crisis cases (with break-glass).
 
-Every read goes through ``xinlian.care.access`` / ``xinlian.access.policy``; a verb on a model
-does every write. Out of scope is 404, in scope but not allowed is 403, a refused state change
-(a second acknowledgement, an edit of a closed case) shows the model's reason."""
+Every page is a thin adapter over the actions in :mod:`xinlian.care.actions`: it parses the
+form, calls the action and maps its outcome — NotFound to 404 and NotAllowed to 403 (through
+:func:`xinlian.access.adapters.page_errors`), a Conflict to the action's message shown on the
+page it came from, an Invalid to the form again with its errors. No rule, scope check or audit
+row lives here."""
 
 from __future__ import annotations
 
@@ -13,9 +15,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Page, Paginator
-from django.db import transaction
-from django.db.models import Case as DbCase
-from django.db.models import IntegerField, Q, QuerySet, Value, When
+from django.db.models import Q, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -25,36 +25,21 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from xinlian.access.models import AuditResult
-from xinlian.access.policy import (
-    Cap,
-    audit,
-    caps_over_student,
-    get_student_for_user,
-    has_cap,
-    visible_students,
-)
+from xinlian.access.adapters import page_errors
+from xinlian.access.policy import Cap, visible_students
+from xinlian.lib.actions import ActionError, Conflict, Invalid
 from xinlian.network.models import Student, Unit, UnitKind, User
 
+from . import actions, records
 from .access import (
     NeedsBreakGlass,
-    break_glass,
-    case_team_candidates,
-    get_alert_for_user,
-    get_case_for_user,
+    case_team_choices,
     is_centre_staff_for,
-    may_edit_team,
-    may_review_closure,
     my_concerns,
     reportable_students,
-    sees_clinical,
-    uses_alert_inbox,
-    uses_case_list,
-    visible_alerts,
     visible_cases,
 )
 from .forms import (
-    DISPLAY_FORMS,
     RECORD_FORMS,
     BreakGlassForm,
     ClosureRequestForm,
@@ -72,14 +57,10 @@ from .models import (
     Alert,
     AlertStatus,
     BreakGlass,
-    CareError,
     Case,
     CaseStatus,
-    Concern,
-    FollowUp,
     Level,
     RecordKind,
-    RiskEntry,
     RiskLevel,
     TimelineEntry,
     Urgency,
@@ -97,8 +78,6 @@ RUNGS = [
     gettext_noop("Counselling-centre director"),
     gettext_noop("Leadership group"),
 ]
-# The model's own words for the refusal (CareError in Case.add_record), checked up front.
-CLOSED_MESSAGE = gettext_noop("This case is closed; reopen it before changing it.")
 
 
 def _user(request: HttpRequest) -> User:
@@ -134,12 +113,19 @@ def _next_url(request: HttpRequest, default: str) -> str:
     return default
 
 
-def _error_text(error: CareError) -> str:
-    return " ".join(error.messages)
-
-
 def _form_errors(form: Any) -> str:
     return " ".join(str(e) for errors in form.errors.values() for e in errors)
+
+
+def _refused(request: HttpRequest, error: ActionError) -> None:
+    """A Conflict (or an Invalid with nowhere else to go): the action's words, as an error."""
+    messages.error(request, error.text)
+
+
+def _bind_errors(form: Any, error: Invalid) -> None:
+    for name, errs in error.errors.items():
+        for e in errs:
+            form.add_error(name if name in form.fields else None, e)
 
 
 # --- concerns -----------------------------------------------------------------------------------
@@ -169,12 +155,13 @@ def _student_choices(user: User, listable: QuerySet[Student], q: str,
 
 @require_http_methods(["GET", "POST"])
 @login_required
+@page_errors
 def concern_new(request: HttpRequest) -> HttpResponse:
     """Report a concern: under a minute on a phone. Replays of one form are one report."""
     user = _user(request)
     reportable = reportable_students(user)
-    if not reportable.exists():
-        raise PermissionDenied
+    if request.method == "GET" and not reportable.exists():
+        raise PermissionDenied  # nobody to report about: no form to show
     listable = _listable(user, reportable)
     chosen: Student | None = None
     status = 200
@@ -182,22 +169,19 @@ def concern_new(request: HttpRequest) -> HttpResponse:
         raw = request.POST.get("student", "").strip()
         if raw:
             # Outside the reporter's scope is missing, before any form message could say more.
-            chosen = reportable.filter(pk=int(raw)).select_related("user", "klass").first() \
-                if raw.isdigit() else None
-            if chosen is None:
-                audit(request, "concern.new", object_type="network.student", object_id=raw[:64],
-                      result=AuditResult.DENIED)
-                raise Http404
+            chosen = actions.concern_subject(request, raw)
         form = ConcernForm(request.POST, students=reportable)
         if form.is_valid():
             data = form.cleaned_data
             try:
-                concern, _created = Concern.submit(
-                    key=data["key"], reporter=user, student=data["student"],
-                    category=data["category"], urgency=data["urgency"], seen=data["seen"],
-                    seen_at=data["seen_at"], heard_from=data["heard_from"])
-            except CareError as error:
-                form.add_error(None, error)
+                concern, _created = actions.report_concern(
+                    request, data["student"].pk, key=data["key"], category=data["category"],
+                    urgency=data["urgency"], seen=data["seen"], seen_at=data["seen_at"],
+                    heard_from=data["heard_from"])
+            except Invalid as error:
+                _bind_errors(form, error)
+            except Conflict as error:
+                form.add_error(None, error.text)
             else:
                 return redirect(f"{reverse('concern-mine')}?sent={concern.pk}")
         status = 400
@@ -206,8 +190,9 @@ def concern_new(request: HttpRequest) -> HttpResponse:
     else:
         raw = request.GET.get("student", "")
         if raw:
-            chosen = listable.filter(pk=int(raw)).select_related("user", "klass").first() \
-                if raw.isdigit() else None
+            number = actions.parse_id(raw)
+            chosen = listable.filter(pk=number).select_related("user", "klass").first() \
+                if number is not None else None
             if chosen is None:
                 raise Http404
         form = ConcernForm(students=reportable, initial={"student": chosen.pk if chosen else None})
@@ -232,9 +217,9 @@ def concern_mine(request: HttpRequest) -> HttpResponse:
     user = _user(request)
     page = _page(request, my_concerns(user).select_related("student__user"))
     sent = None
-    raw = request.GET.get("sent", "")
-    if raw.isdigit():
-        sent = my_concerns(user).filter(pk=int(raw)).first()
+    number = actions.parse_id(request.GET.get("sent", ""))
+    if number is not None:
+        sent = my_concerns(user).filter(pk=number).first()
     return render(request, "care/concern_mine.html", {
         "page": page, "rows": [(c, c.status_for_reporter()) for c in page],
         "sent": sent,
@@ -248,24 +233,17 @@ def concern_mine(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 @login_required
+@page_errors
 def alert_inbox(request: HttpRequest) -> HttpResponse:
     """The alerts a person answers for or may read, overdue first, as cards for a phone."""
     user = _user(request)
-    if not uses_alert_inbox(user):
-        raise PermissionDenied
     resolved = request.GET.get("show") == "resolved"
-    qs = visible_alerts(user).select_related("student__user", "student__klass")
-    if resolved:
-        qs = qs.filter(status=AlertStatus.RESOLVED).order_by("-resolved_at", "-pk")
-    else:
-        qs = qs.exclude(status=AlertStatus.RESOLVED).inbox_order()
-    page = _page(request, qs)
+    page = actions.list_alerts(request, status=AlertStatus.RESOLVED if resolved else "",
+                               hide_resolved=not resolved, page=request.GET.get("page"),
+                               per_page=PAGE_SIZE)
     alerts = list(page)
     ids = [a.pk for a in alerts]
     mine = set(Alert.objects.for_responsible(user).filter(pk__in=ids).values_list("pk", flat=True))
-    if alerts:
-        audit(request, "alert.inbox", object_type="care.alert", object_id="inbox",
-              detail=f"page={page.number};rows={len(alerts)}{';resolved' if resolved else ''}")
     return render(request, "care/alert_inbox.html", {
         "page": page, "alerts": alerts, "mine": mine, "resolved": resolved,
         "levels": level_settings(), "places": _places([a.student for a in alerts]),
@@ -275,17 +253,16 @@ def alert_inbox(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 @login_required
+@page_errors
 def alert_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    alert, can_act = get_alert_for_user(request, pk)
-    return _alert_page(request, alert, can_act)
+    return _alert_page(request, actions.read_alert(request, pk))
 
 
-def _alert_page(request: HttpRequest, alert: Alert, can_act: bool, *,
+def _alert_page(request: HttpRequest, view: actions.AlertView, *,
                 bound: dict[str, Any] | None = None, status: int = 200) -> HttpResponse:
     user = _user(request)
+    alert = view.alert
     student = alert.student
-    held = caps_over_student(user, student)
-    clinical = sees_clinical(held)
     may_case = is_centre_staff_for(user, student)
     bound = bound or {}
     history = list(TimelineEntry.objects.filter(student=student, kind__startswith="alert",
@@ -293,8 +270,8 @@ def _alert_page(request: HttpRequest, alert: Alert, can_act: bool, *,
                    .select_related("actor").order_by("at", "id"))
     levels = level_settings()
     return render(request, "care/alert_detail.html", {
-        "alert": alert, "student": student, "can_act": can_act, "clinical": clinical,
-        "concern": alert.concern if clinical else None,
+        "alert": alert, "student": student, "can_act": view.can_act, "clinical": view.clinical,
+        "concern": alert.concern if view.clinical else None,
         "guidance": GUIDANCE.get(alert.level, ""),
         "history": history, "levels": levels,
         "notes": list(alert.notes.select_related("author")),
@@ -311,134 +288,129 @@ def _alert_page(request: HttpRequest, alert: Alert, can_act: bool, *,
     }, status=status)
 
 
+ALERT_ACTIONS = {"ack": "alert.acknowledge", "triage": "alert.triage", "resolve": "alert.resolve"}
+
+
 def _alert_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
-    user = _user(request)
-    alert, can_act = get_alert_for_user(request, pk)
-    if not can_act:
-        raise PermissionDenied
-    if action == "triage":
-        form: Any = TriageForm(request.POST, prefix="triage",
-                               may_open_case=is_centre_staff_for(user, alert.student))
-    else:
-        form = NoteForm(request.POST, prefix=action)
-    if not form.is_valid():
-        return _alert_page(request, alert, can_act, bound={action: form}, status=400)
-    note = form.cleaned_data.get("note", "")
+    form: Any = TriageForm(request.POST, prefix="triage") if action == "triage" \
+        else NoteForm(request.POST, prefix=action)
     case = None
-    try:
-        if action == "ack":
-            alert.acknowledge(user, note)
-            messages.success(request, _("Acknowledged. The escalation has stopped."))
-        elif action == "triage":
-            case = alert.triage_as(user, form.cleaned_data["decision"], note)
-            messages.success(request, _("Triage recorded."))
+    if form.is_valid():
+        note = form.cleaned_data.get("note", "")
+        try:
+            if action == "ack":
+                alert = actions.acknowledge_alert(request, pk, note)
+                messages.success(request, _("Acknowledged. The escalation has stopped."))
+            elif action == "triage":
+                alert, case = actions.triage_alert(request, pk, form.cleaned_data["decision"], note)
+                messages.success(request, _("Triage recorded."))
+            else:
+                alert = actions.resolve_alert(request, pk, note)
+                messages.success(request, _("The alert is resolved."))
+        except Invalid as error:
+            _bind_errors(form, error)
+        except Conflict as error:
+            _refused(request, error)
+            return redirect(reverse("alert-detail", args=[pk]))
         else:
-            alert.resolve(user, note)
-            messages.success(request, _("The alert is resolved."))
-    except CareError as error:
-        messages.error(request, _error_text(error))
-    if case is not None:
-        return redirect(case)
-    return redirect(alert)
+            return redirect(case if case is not None else alert)
+    actions.alert_for(request, pk, ALERT_ACTIONS[action])  # 404 / 403 before the form's 400
+    view = actions.read_alert(request, pk)
+    if action == "triage":
+        form = TriageForm(request.POST, prefix="triage",
+                          may_open_case=is_centre_staff_for(_user(request), view.alert.student))
+        form.is_valid()
+    return _alert_page(request, view, bound={action: form}, status=400)
 
 
 @require_POST
 @login_required
+@page_errors
 def alert_acknowledge(request: HttpRequest, pk: int) -> HttpResponse:
     return _alert_action(request, pk, "ack")
 
 
 @require_POST
 @login_required
+@page_errors
 def alert_triage(request: HttpRequest, pk: int) -> HttpResponse:
     return _alert_action(request, pk, "triage")
 
 
 @require_POST
 @login_required
+@page_errors
 def alert_resolve(request: HttpRequest, pk: int) -> HttpResponse:
     return _alert_action(request, pk, "resolve")
 
 
 # --- the risk register --------------------------------------------------------------------------
 
-SEVERITY = DbCase(When(level=RiskLevel.RED, then=Value(0)), When(level=RiskLevel.ORANGE, then=Value(1)),
-                 default=Value(2), output_field=IntegerField())
-
 
 @require_GET
 @login_required
+@page_errors
 def risk_register(request: HttpRequest) -> HttpResponse:
     """Students on the watch list in the reader's scope: level, what to do, follow-up dates.
     The clinical reason only for centre staff and the student's 辅导员."""
-    user = _user(request)
-    if not has_cap(user, Cap.RISK):
-        raise PermissionDenied
     level = request.GET.get("level", "")
-    overdue = request.GET.get("due") == "overdue"
-    qs = (RiskEntry.objects.watched().filter(student__in=visible_students(user, Cap.RISK))
-          .select_related("student__user", "student__klass", "set_by"))
-    if level in (RiskLevel.RED, RiskLevel.ORANGE, RiskLevel.YELLOW):
-        qs = qs.filter(level=level)
-    else:
+    if level not in actions.WATCHED:
         level = ""
-    now = timezone.now()
-    if overdue:
-        qs = qs.filter(follow_up_due_at__lte=now)
-    page = _page(request, qs.annotate(severity=SEVERITY).order_by("severity", "follow_up_due_at"))
-    entries = list(page)
-    ids = [e.student_id for e in entries]
-    clinical = set(visible_students(user, Cap.SCORES).filter(pk__in=ids).values_list("pk", flat=True)) \
-        | set(visible_students(user, Cap.CASE).filter(pk__in=ids).values_list("pk", flat=True))
-    if entries:
-        audit(request, "register.view", object_type="care.riskentry", object_id="register",
-              detail=f"page={page.number};rows={len(entries)};level={level or 'all'}"
-                     f"{';overdue' if overdue else ''}")
+    overdue = request.GET.get("due") == "overdue"
+    result = actions.list_register(request, level=level, overdue=overdue,
+                                   page=request.GET.get("page"), per_page=PAGE_SIZE)
+    entries = list(result.page)
     return render(request, "care/register.html", {
-        "page": page, "entries": entries, "clinical": clinical, "level": level,
-        "overdue": overdue, "now": now, "levels": level_settings(),
+        "page": result.page, "entries": entries, "clinical": result.clinical, "level": level,
+        "overdue": overdue, "now": timezone.now(), "levels": level_settings(),
         "places": _places([e.student for e in entries]),
         "level_choices": [RiskLevel.RED, RiskLevel.ORANGE, RiskLevel.YELLOW],
         "follow_up_form": FollowUpForm(auto_id=False),
     })
 
 
+def _student_page(pk: int) -> str:
+    return reverse("student-detail", args=[pk])
+
+
 @require_POST
 @login_required
+@page_errors
 def register_set(request: HttpRequest, pk: int) -> HttpResponse:
-    """Set a student's level: centre staff and the student's 辅导员 (Cap.SCORES over them)."""
-    user = _user(request)
-    student, held = get_student_for_user(request, pk)
-    if Cap.SCORES not in held:
-        raise PermissionDenied
-    back = _next_url(request, reverse("student-detail", args=[student.pk]))
+    """Set a student's level (the action says who may: centre staff and the student's 辅导员)."""
+    back = _next_url(request, _student_page(pk))
     form = RiskLevelForm(request.POST)
     if not form.is_valid():
+        actions.student_for(request, pk, "risk.set")  # 404 / 403 before the form's message
         messages.error(request, _form_errors(form))
         return redirect(back)
     data = form.cleaned_data
-    RiskEntry.set_level(student, data["level"], by=user, reason=data["reason"],
-                        review_on=data["review_on"])
-    audit(request, "risk.set", student, detail=f"level={data['level']}")
+    try:
+        actions.set_risk_level(request, pk, level=data["level"], reason=data["reason"],
+                               review_on=data["review_on"])
+    except (Invalid, Conflict) as error:
+        _refused(request, error)
+        return redirect(back)
     messages.success(request, _("The risk level is recorded."))
     return redirect(back)
 
 
 @require_POST
 @login_required
+@page_errors
 def follow_up_new(request: HttpRequest, pk: int) -> HttpResponse:
     """Log a contact with a watched student; anyone holding the risk tier over them may."""
-    user = _user(request)
-    student, held = get_student_for_user(request, pk)
-    if Cap.RISK not in held:
-        raise PermissionDenied
-    back = _next_url(request, reverse("student-detail", args=[student.pk]))
+    back = _next_url(request, _student_page(pk))
     form = FollowUpForm(request.POST)
     if not form.is_valid():
+        actions.student_for(request, pk, "followup.record")
         messages.error(request, _form_errors(form))
         return redirect(back)
-    FollowUp.record(student, by=user, note=form.cleaned_data["note"])
-    audit(request, "followup.record", student)
+    try:
+        actions.record_follow_up(request, pk, form.cleaned_data["note"])
+    except (Invalid, Conflict) as error:
+        _refused(request, error)
+        return redirect(back)
     messages.success(request, _("Follow-up recorded."))
     return redirect(back)
 
@@ -448,18 +420,12 @@ def follow_up_new(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_GET
 @login_required
+@page_errors
 def case_list(request: HttpRequest) -> HttpResponse:
-    user = _user(request)
-    if not uses_case_list(user):
-        raise PermissionDenied
     closed = request.GET.get("status") == "closed"
-    qs = visible_cases(user).select_related("student__user", "student__klass", "lead")
-    qs = qs.filter(status=CaseStatus.CLOSED) if closed else qs.exclude(status=CaseStatus.CLOSED)
-    page = _page(request, qs.order_by("-opened_at"))
+    page = actions.list_cases(request, status=CaseStatus.CLOSED if closed else CaseStatus.OPEN,
+                              page=request.GET.get("page"), per_page=PAGE_SIZE)
     cases = list(page)
-    if cases:
-        audit(request, "case.list", object_type="care.case", object_id="list",
-              detail=f"page={page.number};rows={len(cases)}{';closed' if closed else ''}")
     return render(request, "care/case_list.html", {
         "page": page, "cases": cases, "closed": closed,
         "places": _places([c.student for c in cases]),
@@ -468,38 +434,18 @@ def case_list(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 @login_required
+@page_errors
 def case_new(request: HttpRequest) -> HttpResponse:
     """Open a crisis case for a student (centre staff), optionally from one of their alerts."""
-    user = _user(request)
-    raw = request.POST.get("student", "")
-    student = visible_students(user, Cap.RISK).filter(pk=int(raw)).select_related("klass").first() \
-        if raw.isdigit() else None
-    if student is None:
-        audit(request, "case.open", object_type="network.student", object_id=raw[:64] or "-",
-              result=AuditResult.DENIED)
-        raise Http404
-    if not is_centre_staff_for(user, student):
-        raise PermissionDenied
-    current = Case.objects.filter(student=student).exclude(status=CaseStatus.CLOSED).first()
-    if current is not None:  # one crisis case at a time: send the user to it (or its glass)
-        messages.info(request, _("This student already has an open crisis case."))
-        return redirect(current)
-    alert = None
-    raw_alert = request.POST.get("alert", "")
-    if raw_alert.isdigit():
-        alert = visible_alerts(user).filter(pk=int(raw_alert), student=student).first()
-    case = Case.open_for(student, by=user, alert=alert)
-    audit(request, "case.open", case)
+    try:
+        case = actions.open_case(request, request.POST.get("student", ""), request.POST.get("alert"))
+    except Conflict as error:
+        _refused(request, error)
+        if isinstance(error.obj, Case):  # one crisis case at a time: to it (or its glass)
+            return redirect(error.obj)
+        return redirect("case-list")
     messages.success(request, _("The crisis case is open. You lead it; add the team below."))
     return redirect(case)
-
-
-def _case_for_writing(request: HttpRequest, pk: int) -> Case:
-    try:
-        case, _can_write = get_case_for_user(request, pk)
-    except NeedsBreakGlass as needs:
-        raise PermissionDenied from needs
-    return case
 
 
 def _break_glass_page(request: HttpRequest, case: Case, form: BreakGlassForm,
@@ -512,172 +458,167 @@ def _break_glass_page(request: HttpRequest, case: Case, form: BreakGlassForm,
 
 @require_GET
 @login_required
+@page_errors
 def case_detail(request: HttpRequest, pk: int) -> HttpResponse:
     try:
-        case, _can_write = get_case_for_user(request, pk)
+        view = actions.read_case(request, pk)
     except NeedsBreakGlass as needs:
         return _break_glass_page(request, needs.case, BreakGlassForm(), 403)
-    return _case_page(request, case)
+    return _case_page(request, view)
 
 
-def _case_page(request: HttpRequest, case: Case, *, bound: dict[str, Any] | None = None,
-               status: int = 200) -> HttpResponse:
-    user = _user(request)
+def _case_page(request: HttpRequest, view: actions.CaseView, *,
+               bound: dict[str, Any] | None = None, status: int = 200) -> HttpResponse:
+    case = view.case
     student = case.student
     bound = bound or {}
-    records = []
-    for record in case.records.select_related("author"):
-        form_class = DISPLAY_FORMS.get(record.kind)
-        rows = form_class.rows(record.content) if form_class else []
-        records.append((record, rows))
-    candidates = _team_candidates(case)
+    shown = [(r, records.rows(r.kind, r.content)) for r in case.records.select_related("author")]
     team_form = bound.get("team") or TeamForm(
-        candidates=candidates, initial={"lead": case.lead_id,
-                                        "members": list(case.members.values_list("pk", flat=True))})
+        candidates=case_team_choices(case),
+        initial={"lead": case.lead_id, "members": list(case.members.values_list("pk", flat=True))})
+    # Break-glass: read, and add a note (xinlian.care.access.CaseAccess); the team adds anything.
+    kinds = RECORD_FORMS if view.can_write else \
+        {RecordKind.NOTE: RECORD_FORMS[RecordKind.NOTE]} if view.can_add_note else {}
     record_forms = [(kind, bound.get(kind) or cls(prefix=kind, student=student))
-                    for kind, cls in RECORD_FORMS.items()]
-    on_team = case.on_team(user)
-    grant = None if on_team or Cap.CASE in caps_over_student(user, student) \
-        else BreakGlass.active_for(case, user)
+                    for kind, cls in kinds.items()]
     return render(request, "care/case_detail.html", {
-        "case": case, "student": student, "records": records,
+        "case": case, "student": student, "records": shown,
         "record_forms": record_forms, "open_kind": next(iter(bound), ""),
         "members": list(case.members.all()),
         "guardians": list(student.guardians.order_by("-is_primary", "pk")),
         "place": _places([student]).get(student.klass_id, ""),
-        "team_form": team_form, "may_edit_team": may_edit_team(user, case),
-        "may_close": may_review_closure(user, case),
+        "can_write": view.can_write,
+        "team_form": team_form, "may_edit_team": view.can_edit_team,
+        "may_close": view.can_close,
         "closure_form": bound.get("closure") or ClosureRequestForm(prefix="closure"),
         "review_form": bound.get("review") or ClosureReviewForm(prefix="review"),
         "reopen_form": bound.get("reopen") or ReopenForm(prefix="reopen"),
         "is_closed": case.status == CaseStatus.CLOSED,
-        "grant": grant,
+        "grant": view.grant,
     }, status=status)
 
 
-def _team_candidates(case: Case) -> QuerySet[User]:
-    current = [case.lead_id, *case.members.values_list("pk", flat=True)]
-    return (case_team_candidates(case.student) | User.objects.filter(pk__in=current)) \
-        .distinct().order_by("full_name")
-
-
-def _refuse_if_closed(request: HttpRequest, case: Case) -> HttpResponse | None:
-    if case.status == CaseStatus.CLOSED:
-        messages.error(request, _(CLOSED_MESSAGE))
-        return redirect(case)
-    return None
+def _case_form_refused(request: HttpRequest, pk: int, action: str, name: str, form: Any,
+                       kind: str = "") -> HttpResponse:
+    """The input did not parse (or the action named a field): the action's own checks first
+    (404 / 403), then the case page again with the form and its errors (400)."""
+    actions.case_for(request, pk, action, kind=kind)
+    view = actions.read_case(request, pk)
+    if hasattr(form, "set_student"):
+        form.set_student(view.case.student)
+    return _case_page(request, view, bound={name: form}, status=400)
 
 
 @require_POST
 @login_required
+@page_errors
 def case_record(request: HttpRequest, pk: int, kind: str) -> HttpResponse:
     """Add one record to a case. A guardian notification is an explicit, audited disclosure."""
     if kind not in RECORD_FORMS:
         raise Http404
-    user = _user(request)
-    case = _case_for_writing(request, pk)
-    refused = _refuse_if_closed(request, case)
-    if refused:
-        return refused
-    form = RECORD_FORMS[kind](request.POST, prefix=kind, student=case.student)
-    if not form.is_valid():
-        return _case_page(request, case, bound={kind: form}, status=400)
-    try:
-        with transaction.atomic():
-            case.add_record(kind, author=user, data=form.record_data())
-            if kind == RecordKind.GUARDIAN:
-                guardian = form.guardian_id  # type: ignore[attr-defined]
-                audit(request, "case.guardian_notified", case,
-                      detail=f"guardian={guardian or 'other'};how={form.cleaned_data['how']}")
-            elif kind == RecordKind.FOLLOW_UP:
-                FollowUp.record(case.student, by=user, note=form.cleaned_data["note"], case=case)
-    except CareError as error:
-        messages.error(request, _error_text(error))
-        return redirect(case)
-    messages.success(request, _("Record added."))
-    return redirect(f"{case.get_absolute_url()}#records-end")
+    form = RECORD_FORMS[kind](request.POST, prefix=kind)
+    if form.is_valid():
+        try:
+            actions.add_case_record(request, pk, kind, form.record_data())
+        except Conflict as error:
+            _refused(request, error)
+            return redirect(reverse("case-detail", args=[pk]))
+        except Invalid as error:
+            _bind_errors(form, error)
+        else:
+            messages.success(request, _("Record added."))
+            return redirect(f"{reverse('case-detail', args=[pk])}#records-end")
+    return _case_form_refused(request, pk, "case.record", kind, form, kind)
 
 
 @require_POST
 @login_required
+@page_errors
 def case_team(request: HttpRequest, pk: int) -> HttpResponse:
-    user = _user(request)
-    case = _case_for_writing(request, pk)
-    if not may_edit_team(user, case):
-        raise PermissionDenied
-    refused = _refuse_if_closed(request, case)
-    if refused:
-        return refused
-    form = TeamForm(request.POST, candidates=_team_candidates(case))
-    if not form.is_valid():
-        return _case_page(request, case, bound={"team": form}, status=400)
     try:
-        case.set_team(user, lead=form.cleaned_data["lead"], members=list(form.cleaned_data["members"]))
-    except CareError as error:
-        messages.error(request, _error_text(error))
-        return redirect(case)
-    audit(request, "case.team", case, detail=f"members={case.members.count()}")
+        actions.set_case_team(request, pk, lead=request.POST.get("lead", ""),
+                              members=request.POST.getlist("members"))
+    except Conflict as error:
+        _refused(request, error)
+        return redirect(reverse("case-detail", args=[pk]))
+    except Invalid as error:
+        view = actions.read_case(request, pk)
+        # The form again with what was chosen (only what parses as an id: the action said the rest).
+        posted = {"lead": request.POST.get("lead", "") if actions.parse_id(request.POST.get("lead")) else "",
+                  "members": [m for m in request.POST.getlist("members") if actions.parse_id(m)]}
+        form = TeamForm(posted, candidates=case_team_choices(view.case))
+        form.is_valid()
+        _bind_errors(form, error)
+        return _case_page(request, view, bound={"team": form}, status=400)
     messages.success(request, _("The case team is saved."))
-    return redirect(case)
+    return redirect(reverse("case-detail", args=[pk]))
 
 
-def _case_verb(request: HttpRequest, pk: int, name: str, form_class: type, verb: str,
-               done: str, *, director_only: bool = False) -> HttpResponse:
-    user = _user(request)
-    case = _case_for_writing(request, pk)
-    if director_only and not may_review_closure(user, case):
-        raise PermissionDenied
-    form = form_class(request.POST, prefix=name)
-    if not form.is_valid():
-        return _case_page(request, case, bound={name: form}, status=400)
-    text = next(iter(form.cleaned_data.values()))
-    try:
-        getattr(case, verb)(user, text)
-    except CareError as error:
-        messages.error(request, _error_text(error))
-        return redirect(case)
-    audit(request, f"case.{verb}", case)
-    messages.success(request, done)
-    return redirect(case)
+CASE_VERBS: dict[str, tuple[Any, str, str, Any]] = {
+    # url name: (form, its prefix, action, the action's function)
+    "request_closure": (ClosureRequestForm, "closure", "case.request_closure", actions.request_closure),
+    "close": (ClosureReviewForm, "review", "case.close", actions.close_case),
+    "reopen": (ReopenForm, "reopen", "case.reopen", actions.reopen_case),
+}
+
+
+def _case_verb(request: HttpRequest, pk: int, verb: str, done: str) -> HttpResponse:
+    form_class, prefix, action, function = CASE_VERBS[verb]
+    form = form_class(request.POST, prefix=prefix)
+    if form.is_valid():
+        try:
+            function(request, pk, next(iter(form.cleaned_data.values())))
+        except Conflict as error:
+            _refused(request, error)
+            return redirect(reverse("case-detail", args=[pk]))
+        except Invalid as error:
+            _bind_errors(form, error)
+        else:
+            messages.success(request, done)
+            return redirect(reverse("case-detail", args=[pk]))
+    return _case_form_refused(request, pk, action, prefix, form)
 
 
 @require_POST
 @login_required
+@page_errors
 def case_request_closure(request: HttpRequest, pk: int) -> HttpResponse:
-    return _case_verb(request, pk, "closure", ClosureRequestForm, "request_closure",
+    return _case_verb(request, pk, "request_closure",
                       _("Closure requested: the centre director reviews it."))
 
 
 @require_POST
 @login_required
+@page_errors
 def case_close(request: HttpRequest, pk: int) -> HttpResponse:
     """Closing needs the centre director's review; anyone else gets 403."""
-    return _case_verb(request, pk, "review", ClosureReviewForm, "close", _("The case is closed."),
-                      director_only=True)
+    return _case_verb(request, pk, "close", _("The case is closed."))
 
 
 @require_POST
 @login_required
+@page_errors
 def case_reopen(request: HttpRequest, pk: int) -> HttpResponse:
-    return _case_verb(request, pk, "reopen", ReopenForm, "reopen", _("The case is open again."))
+    return _case_verb(request, pk, "reopen", _("The case is open again."))
 
 
 @require_POST
 @login_required
+@page_errors
 def case_break_glass(request: HttpRequest, pk: int) -> HttpResponse:
     """Open a case outside one's team: a typed reason, a short window, the director told."""
     try:
-        case, _can_write = get_case_for_user(request, pk)
-    except NeedsBreakGlass as needs:
-        case = needs.case
-    else:
-        return redirect(case)  # already allowed in: nothing to break
-    form = BreakGlassForm(request.POST)
-    if not form.is_valid():
-        return _break_glass_page(request, case, form, 400)
-    grant = break_glass(request, case, form.cleaned_data["reason"])
+        grant = actions.break_glass(request, pk, request.POST.get("reason", ""))
+    except Conflict as error:  # already allowed in: nothing to break
+        _refused(request, error)
+        return redirect(reverse("case-detail", args=[pk]))
+    except Invalid as error:
+        form = BreakGlassForm(request.POST)
+        form.is_valid()
+        if not form.errors:
+            _bind_errors(form, error)
+        return _break_glass_page(request, error.obj, form, 400)  # the case the action found
     messages.warning(request, _("Break-glass access until %(time)s. This is recorded and the "
                                 "centre director has been told.")
                      % {"time": timezone.localtime(grant.expires_at).strftime("%H:%M")})
-    return redirect(case)
-
+    return redirect(reverse("case-detail", args=[pk]))
