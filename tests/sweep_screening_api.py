@@ -24,11 +24,19 @@ EXPECT: dict[str, dict[str, Any]] = {
     "screening-api:save-answer": POST_ONLY,
     "screening-api:submit": POST_ONLY,
     "screening-api:result-list": row(200, API),
+    # Staff: one respondent's results for tier-3 readers of college A (the centre, its 辅导员).
+    "screening-api:assignment-results": only(("counsellor_a", "director"), 200, 404, API),
+    "screening-api:guardian-consent": POST_ONLY,
+    "screening-api:interview-outcome": POST_ONLY,
 }
 
 
 def _assignment(t: Any) -> dict[str, Any]:
     return {"pk": t.scr_assignment_a1.pk}
+
+
+def _interview(t: Any) -> dict[str, Any]:
+    return {"pk": t.scr_interview.pk}
 
 
 def _none(t: Any) -> dict[str, Any]:
@@ -40,6 +48,9 @@ KWARGS: dict[str, Callable[[Any], dict[str, Any]]] = {
     "screening-api:consent": _assignment,
     "screening-api:save-answer": _assignment,
     "screening-api:submit": _assignment,
+    "screening-api:assignment-results": _assignment,
+    "screening-api:guardian-consent": _assignment,
+    "screening-api:interview-outcome": _interview,
 }
 
 LIST = ["post", "put", "patch", "delete"]
@@ -53,6 +64,9 @@ WRONG_METHODS: dict[str, tuple[Callable[[Any], dict[str, Any]], list[str]]] = {
     "screening-api:save-answer": (_assignment, ACTION),
     "screening-api:submit": (_assignment, ACTION),
     "screening-api:result-list": (_none, LIST),
+    "screening-api:assignment-results": (_assignment, LIST),
+    "screening-api:guardian-consent": (_assignment, ACTION),
+    "screening-api:interview-outcome": (_interview, ACTION),
 }
 
 

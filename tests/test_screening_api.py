@@ -228,13 +228,14 @@ class SubmitTests(ScreeningApiTestCase):
         self.a1.refresh_from_db()
         self.assertEqual(self.a1.submit_key, "tap-1")
 
-    def test_missing_key_is_400_and_unanswered_questions_409(self):
+    def test_missing_key_and_unanswered_questions_are_400(self):
         self.login("student_a1_user")
         self.post(url("consent", self.a1.pk), {"agree": True, "version": 1})
         self.post(url("save-answer", self.a1.pk), {"answers": [{"ci": self.ci.pk, "item": 1, "value": 0}]})
         self.assertEqual(self.post(url("submit", self.a1.pk), {}).status_code, 400)
         response = self.post(url("submit", self.a1.pk), {"key": "k1"}, **EN)
-        self.assertEqual(response.status_code, 409)
+        # As on the page: the input breaks a rule (400), not the state (409).
+        self.assertEqual(response.status_code, 400)
         self.assertEqual(response.json()["code"], "incomplete")
         self.assertIn("PHQ-9", response.json()["detail"])
         self.assertFalse(Result.objects.exists())
@@ -334,5 +335,7 @@ class ScreeningSchemaTests(ScreeningApiTestCase):
             text = out.read_text()
         for path in ("/api/v1/screening/campaigns/", "/api/v1/screening/assignments/{id}/answers/",
                      "/api/v1/screening/assignments/{id}/submit/", "/api/v1/screening/results/",
-                     "Idempotency-Key"):
+                     "/api/v1/screening/assignments/{id}/results/",
+                     "/api/v1/screening/assignments/{id}/guardian-consent/",
+                     "/api/v1/screening/interviews/{id}/outcome/", "Idempotency-Key"):
             self.assertIn(path, text)

@@ -2,7 +2,7 @@
 
 - Results (scores, item answers) are tier 3: centre staff (Cap.SCORES from a post at the school)
   and the student's 辅导员 (Cap.SCORES from a college or class post) — the latter only when the
-  campaign's visibility allows it. Every read is audited.
+  campaign's visibility allows it. Every read is audited (by the verbs in actions.py).
 - Progress (invited / started / completed / declined, and who has not finished) is roster-level
   follow-up work: holders of the risk tier over the students (head teachers, 辅导员, college
   leads, the centre).
@@ -15,20 +15,14 @@ Out-of-scope objects answer 404.
 from __future__ import annotations
 
 from django.db.models import Q, QuerySet
-from django.http import Http404, HttpRequest
 
-from xinlian.access.models import AuditResult
-from xinlian.access.policy import Cap, active_posts_of, audit, scope_units, visible_students
+from xinlian.access.policy import Cap, active_posts_of, scope_units, visible_students
 from xinlian.lib import hotsql
 from xinlian.network.models import Role, Student, Unit, UnitKind, User
 
 from .models import Assignment, Campaign, Interview, Result, Visibility
 
 CENTRE_ROLES = (Role.CENTRE_DIRECTOR, Role.COUNSELLOR)
-
-
-def _user(request: HttpRequest) -> User:
-    return request.user  # type: ignore[return-value]
 
 
 def centre_units(user: User) -> list[Unit]:
@@ -68,13 +62,40 @@ def visible_campaigns(user: User) -> QuerySet[Campaign]:
     return Campaign.objects.filter(school_id__in=school_ids)
 
 
-def get_campaign_for_user(request: HttpRequest, pk: int) -> tuple[Campaign, bool]:
-    """The campaign and whether the user manages it; 404 when it is not theirs to see."""
-    user = _user(request)
+def campaign_in_scope(user: User, pk: int) -> tuple[Campaign | None, bool]:
+    """The campaign if the user sees it, and whether they manage it."""
     campaign = visible_campaigns(user).select_related("school").filter(pk=pk).first()
-    if campaign is None:
-        raise Http404
-    return campaign, may_manage(user, campaign)
+    return campaign, campaign is not None and may_manage(user, campaign)
+
+
+def progress_roots(user: User, campaign: Campaign, manages: bool) -> list[Unit]:
+    """The units of the campaign's school where the user follows students up: the whole school
+    for the centre, else their risk-tier units there (a college, a class)."""
+    school = campaign.school
+    if manages:
+        return [school]
+    out = []
+    for unit in scope_units(user, Cap.RISK):
+        if school.path.startswith(unit.path):
+            return [school]
+        if unit.path.startswith(school.path):
+            out.append(unit)
+    return out
+
+
+def in_reach(unit: Unit, roots: list[Unit]) -> bool:
+    """A unit inside the user's units, or above one of them (a head teacher may open their
+    college's page: it counts their class only)."""
+    return any(unit.path.startswith(r.path) or r.path.startswith(unit.path) for r in roots)
+
+
+def unit_in_reach(campaign: Campaign, roots: list[Unit], pk: int) -> Unit | None:
+    """A unit of the campaign's school (not a dormitory) in reach of ``roots``; else None."""
+    unit = Unit.objects.filter(pk=pk).first()
+    if (unit is None or unit.kind == UnitKind.DORMITORY
+            or not unit.path.startswith(campaign.school.path) or not in_reach(unit, roots)):
+        return None
+    return unit
 
 
 def progress_assignments(user: User, campaign: Campaign) -> QuerySet[Assignment]:
@@ -116,27 +137,24 @@ def visible_results(user: User) -> QuerySet[Result]:
     return students | staff
 
 
-def get_assignment_results_for_user(request: HttpRequest, pk: int) -> Assignment:
-    """An assignment whose results the user may read (404 otherwise). Audited either way."""
-    user = _user(request)
-    assignment = (Assignment.objects.select_related("campaign__school", "student__user", "student__klass", "user")
-                  .filter(pk=pk).first())
-    allowed = assignment is not None and visible_results(user).filter(assignment=assignment).exists()
-    if not allowed:
-        audit(request, "screening.result.view", object_type="screening.assignment", object_id=str(pk),
-              result=AuditResult.DENIED)
-        raise Http404
-    audit(request, "screening.result.view", assignment)
-    return assignment
-
-
-def get_own_assignment(request: HttpRequest, pk: int) -> Assignment:
-    """The respondent's own assignment; anybody else's is a 404. The student row is loaded when
-    a page needs it (the submit, the busiest request of a freshman week, does not)."""
+def own_assignment(user: User, pk: int) -> Assignment | None:
+    """The respondent's own assignment with its campaign; None for anybody else's. The student
+    row is loaded when a page needs it (the submit, the busiest request of a freshman week, does
+    not)."""
     # SQL by hand (xinlian/lib/hotsql.py): every answer screen and the submit start here.
-    assignment = hotsql.get_with(Assignment, "campaign", "t.id = %s AND t.user_id = %s", [pk, _user(request).pk])
-    if assignment is None:
-        raise Http404
+    return hotsql.get_with(Assignment, "campaign", "t.id = %s AND t.user_id = %s", [pk, user.pk])
+
+
+def guardian_consent_assignment(user: User, pk: int) -> Assignment | None:
+    """A student's assignment whose guardian consent the user may record: they hold the risk tier
+    over the student (head teacher, 辅导员, the centre). None otherwise."""
+    assignment = (Assignment.objects
+                  .select_related("campaign__school", "student__user", "student__klass")
+                  .filter(pk=pk, student__isnull=False).first())
+    if (assignment is None
+            or not visible_campaigns(user).filter(pk=assignment.campaign_id).exists()
+            or not progress_assignments(user, assignment.campaign).filter(pk=pk).exists()):
+        return None
     return assignment
 
 
@@ -154,17 +172,13 @@ def interview_status_students(user: User) -> QuerySet[Student]:
     return visible_students(user, Cap.RISK)
 
 
-def get_interview_for_user(request: HttpRequest, pk: int) -> tuple[Interview, bool]:
-    """The interview and whether the user may record its outcome (the assigned counsellor or
-    centre staff over the student). Reads are audited; out of scope → 404."""
-    user = _user(request)
+def interview_in_scope(user: User, pk: int) -> tuple[Interview | None, bool]:
+    """The interview if the user reads it (tier 3, or assigned to them), and whether they may
+    record its outcome: the assigned counsellor or centre staff over the student."""
     interview = (visible_interviews(user).select_related("student__user", "student__klass", "campaign",
                                                          "assigned_to").filter(pk=pk).first())
     if interview is None:
-        audit(request, "screening.interview.view", object_type="screening.interview", object_id=str(pk),
-              result=AuditResult.DENIED)
-        raise Http404
+        return None, False
     path = interview.student.klass.path
     can_record = interview.assigned_to_id == user.pk or any(path.startswith(u.path) for u in centre_units(user))
-    audit(request, "screening.interview.view", interview)
     return interview, can_record

@@ -1,11 +1,12 @@
 """The screening REST API at ``/api/v1/screening/``.
 
-Nothing here decides who sees what: lists start from :mod:`xinlian.screening.access`
-(``visible_campaigns``, ``visible_results``) and a respondent's own assignment comes from
-``get_own_assignment`` (anybody else's is a 404). The verbs are the models' own
-(``Assignment.consent`` / ``save_answers`` / ``submit``); a refusal in the assignment's current
-state (closed window, no consent, already submitted, unanswered questions) is a 409 with the
-model's reason, malformed input is a 400.
+Nothing here decides who sees what, nor any rule: lists start from
+:mod:`xinlian.screening.access` (``visible_campaigns``) and every action is a verb of
+:mod:`xinlian.screening.actions`, shared with the pages. Its outcome maps the same way on both
+front-ends: not yours or out of scope → 404, not yours to do → 403, refused in the current state
+(closed window, no consent, already recorded) → 409, input breaking a rule (a bad value, a
+missing key, unanswered questions) → 400; a refusal of a screening rule carries the model's
+stable ``code`` next to ``detail``.
 
 * ``campaigns/`` lists the campaigns of the schools where the caller follows students up or runs
   the centre. A student (or a peer reporter) gets an empty list, not a 403: lists are scoped,
@@ -15,14 +16,18 @@ model's reason, malformed input is a 400.
   teachers get an empty list.
 * A respondent never gets scores back: ``submit`` answers ``{"submitted", "replay"}`` and the
   centre's help contacts.
+* Staff: ``assignments/<id>/results/`` (one respondent's results, tier 3, each read audited),
+  ``assignments/<id>/guardian-consent/`` (risk tier over the student) and
+  ``interviews/<id>/outcome/`` (the assigned counsellor or the centre; sets the risk level).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from django import forms
 from django.db.models import Prefetch, QuerySet
-from django.utils.translation import gettext
+from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
@@ -32,30 +37,28 @@ from drf_spectacular.utils import (
     extend_schema_field,
 )
 from rest_framework import generics, serializers, status
-from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 
-from xinlian.access.policy import audit
+from xinlian.lib.actions import ActionError
 from xinlian.network.api import UnitRefSerializer
 from xinlian.network.models import User
 
-from .access import get_own_assignment, visible_campaigns, visible_results
+from . import actions
+from .access import visible_campaigns
+from .forms import GuardianConsentForm, InterviewForm
 from .models import (
     Assignment,
     Campaign,
     CampaignInstrument,
     CentreSettings,
     Instrument,
+    Interview,
     Result,
-    ScreeningError,
 )
 
-# Refusals caused by what the client sent (400); every other ScreeningError code is a refusal
-# in the assignment's current state (409): not open, closed, declined, submitted, incomplete.
-BAD_INPUT_CODES = frozenset({"key", "unknown_instrument", "unknown_item", "bad_value", "not_asked",
-                             "missing"})
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 MAX_ANSWERS = 500  # one request: more than the longest instrument (SCL-90) twice over
 
@@ -64,9 +67,39 @@ def _user(request: Request) -> User:
     return request.user  # type: ignore[return-value]
 
 
-def _refused(exc: ScreeningError) -> Response:
-    code = status.HTTP_400_BAD_REQUEST if exc.code in BAD_INPUT_CODES else status.HTTP_409_CONFLICT
-    return Response({"detail": " ".join(exc.messages), "code": exc.code}, status=code)
+def _with_code(exc: Exception, context: dict[str, Any]) -> Response | None:
+    """The project's mapping of a verb's outcome (xinlian.access.adapters), plus the stable
+    ``code`` a screening refusal carries (``closed``, ``version``, ``incomplete``…)."""
+    response = api_settings.EXCEPTION_HANDLER(exc, context)
+    code = getattr(exc, "code", None)
+    if response is not None and isinstance(exc, ActionError) and isinstance(code, str):
+        response.data["code"] = code
+    return response
+
+
+class ScreeningAPIView(APIView):
+    def get_exception_handler(self) -> Any:
+        return _with_code
+
+
+def form_serializer(form_class: type[forms.Form], name: str) -> type[serializers.Serializer]:
+    """A serializer describing a form's fields, for the API schema only: the verb validates the
+    request with the form itself, so the page and the API accept exactly the same input."""
+    fields: dict[str, serializers.Field] = {}
+    for field_name, field in form_class.base_fields.items():
+        common = {"required": field.required, "help_text": field.help_text or field.label or ""}
+        if isinstance(field, forms.ChoiceField):
+            # Plain text with the values named: the choices are another app's enum (the risk
+            # levels), which the schema already names once.
+            values = ", ".join(str(v) for v, _label in field.choices)
+            common["help_text"] = format_lazy("{} ({})", common["help_text"], values)
+            fields[field_name] = serializers.CharField(**common)
+        elif isinstance(field, forms.DateField):
+            fields[field_name] = serializers.DateField(allow_null=not field.required, **common)
+        else:
+            fields[field_name] = serializers.CharField(max_length=getattr(field, "max_length", None),
+                                                       allow_blank=not field.required, **common)
+    return type(name, (serializers.Serializer,), fields)
 
 
 # --- serializers ---------------------------------------------------------------------------------
@@ -78,6 +111,7 @@ class ScreeningDetailSerializer(serializers.Serializer):
 
 
 NOT_FOUND = OpenApiResponse(ScreeningDetailSerializer, description=_("Not yours, or not in your scope."))
+NOT_ALLOWED = OpenApiResponse(ScreeningDetailSerializer, description=_("In your scope, but not yours to do."))
 BAD_INPUT = OpenApiResponse(OpenApiTypes.OBJECT, description=_("Malformed input; the reason is given."))
 CONFLICT = OpenApiResponse(ScreeningDetailSerializer,
                            description=_("Refused in the assignment's current state (closed, no "
@@ -269,6 +303,30 @@ class ScreeningResultSerializer(serializers.ModelSerializer):
         return dict(result.detail.get("scores", {}))
 
 
+GuardianConsentInputSerializer = form_serializer(GuardianConsentForm, "GuardianConsentInputSerializer")
+InterviewOutcomeInputSerializer = form_serializer(InterviewForm, "InterviewOutcomeInputSerializer")
+
+
+class GuardianConsentSerializer(serializers.ModelSerializer):
+    needs_guardian_consent = serializers.BooleanField(read_only=True)
+
+    class Meta:
+        model = Assignment
+        fields = ["id", "guardian_consent_at", "guardian_consent_note", "needs_guardian_consent"]
+
+
+class InterviewOutcomeSerializer(serializers.ModelSerializer):
+    """The interview as recorded. The notes stay out: the recorder wrote them, and a response
+    body is no place to repeat tier-3 text."""
+
+    status = serializers.CharField(read_only=True, help_text=_("pending or done"))
+    outcome = serializers.CharField(read_only=True, help_text=_("The risk level recorded."))
+
+    class Meta:
+        model = Interview
+        fields = ["id", "assignment", "student", "campaign", "status", "outcome", "done_at"]
+
+
 # --- building the respondent's view --------------------------------------------------------------
 
 
@@ -354,57 +412,49 @@ class MyAssignmentsView(generics.ListAPIView):
     def get_queryset(self) -> QuerySet[Assignment]:
         if getattr(self, "swagger_fake_view", False):
             return Assignment.objects.none()
-        return (Assignment.objects.filter(user=_user(self.request)).select_related("campaign")
-                .order_by("-campaign__opens_at", "-pk"))
+        return actions.my_assignments(self.request)
 
 
 ASSIGNMENT_ID = OpenApiParameter("id", OpenApiTypes.INT, OpenApiParameter.PATH,
                                  description=_("Your assignment's id."))
 
 
-class AssignmentDetailView(APIView):
+class AssignmentDetailView(ScreeningAPIView):
     """Your own assignment: consent state, questionnaires with their items, saved answers."""
 
     @extend_schema(summary="One of your assignments, to take or resume", parameters=[ASSIGNMENT_ID],
                    responses={200: AssignmentDetailSerializer, 404: NOT_FOUND})
     def get(self, request: Request, pk: int) -> Response:
-        return _detail_response(get_own_assignment(request, pk))
+        return _detail_response(actions.my_assignment(request, pk))
 
 
-class ConsentView(APIView):
+class ConsentView(ScreeningAPIView):
     @extend_schema(summary="Agree or decline (with the consent version you read)",
                    parameters=[ASSIGNMENT_ID], request=ScreeningConsentInputSerializer,
                    responses={200: AssignmentDetailSerializer, 400: BAD_INPUT, 404: NOT_FOUND,
                               409: CONFLICT})
     def post(self, request: Request, pk: int) -> Response:
-        assignment = get_own_assignment(request, pk)
         data = ScreeningConsentInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        try:
-            assignment.consent(data.validated_data["agree"], data.validated_data["version"])
-        except ScreeningError as exc:
-            return _refused(exc)
+        assignment = actions.give_consent(request, pk, data.validated_data["agree"],
+                                          data.validated_data["version"])
         return _detail_response(assignment)
 
 
-class AnswersView(APIView):
+class AnswersView(ScreeningAPIView):
     @extend_schema(summary="Save a batch of answers — all or none",
                    parameters=[ASSIGNMENT_ID], request=ScreeningAnswersInputSerializer,
                    responses={200: ScreeningAnswersSavedSerializer, 400: BAD_INPUT, 404: NOT_FOUND,
                               409: CONFLICT})
     def post(self, request: Request, pk: int) -> Response:
-        assignment = get_own_assignment(request, pk)
         data = ScreeningAnswersInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         entries = [(a["ci"], a["item"], a["value"], a["seconds"]) for a in data.validated_data["answers"]]
-        try:
-            visible = assignment.save_answers(entries)
-        except ScreeningError as exc:
-            return _refused(exc)
+        _assignment, visible = actions.save_answers(request, pk, entries)
         return Response({"saved": len(entries), "visible": {str(k): v for k, v in visible.items()}})
 
 
-class SubmitView(APIView):
+class SubmitView(ScreeningAPIView):
     @extend_schema(
         summary="Submit, once: a retry or a double tap answers replay=true; never returns scores",
         parameters=[ASSIGNMENT_ID,
@@ -413,16 +463,12 @@ class SubmitView(APIView):
         request=ScreeningSubmitInputSerializer,
         responses={200: ScreeningSubmittedSerializer, 400: BAD_INPUT, 404: NOT_FOUND, 409: CONFLICT})
     def post(self, request: Request, pk: int) -> Response:
-        assignment = get_own_assignment(request, pk)
         data = ScreeningSubmitInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         key = (data.validated_data.get("key") or request.headers.get(IDEMPOTENCY_HEADER, "")).strip()
-        try:
-            outcome = assignment.submit(key)
-        except ScreeningError as exc:
-            return _refused(exc)
+        outcome = actions.submit(request, pk, key)
         return Response(ScreeningSubmittedSerializer({"submitted": True, "replay": outcome.replay,
-                                             "help": _help(assignment)}).data)
+                                                      "help": _help(outcome.assignment)}).data)
 
 
 @extend_schema(
@@ -437,28 +483,43 @@ class ResultListView(generics.ListAPIView):
     serializer_class = ScreeningResultSerializer
     queryset = Result.objects.none()
 
-    def get_queryset(self) -> QuerySet[Result]:
-        if getattr(self, "swagger_fake_view", False):
-            return Result.objects.none()
-        qs = visible_results(_user(self.request))
-        wanted = self.request.query_params.get("campaign", "").strip()
-        if wanted:
-            if not wanted.isdigit():
-                raise ValidationError({"campaign": [gettext("Give a campaign id (a number).")]})
-            qs = qs.filter(campaign_id=int(wanted))
-        return (qs.select_related("assignment__user", "student__klass", "instrument")
-                .order_by("campaign_id", "pk"))
-
     def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        page = self.paginate_queryset(self.get_queryset())
-        rows = list(page if page is not None else [])
-        if rows:
-            # One row per page read: how many results were shown, never what they say.
-            wanted = request.query_params.get("campaign", "").strip()
-            audit(request, "screening.result.list",
-                  object_type="screening.campaign" if wanted else "screening.result",
-                  object_id=wanted or "list", detail=f"results:{len(rows)}")
+        rows = actions.list_results(request, request.query_params.get("campaign", ""), self.paginate_queryset)
         return self.get_paginated_response(self.get_serializer(rows, many=True).data)
+
+
+class AssignmentResultsView(ScreeningAPIView):
+    @extend_schema(summary="One respondent's results (tier 3; every read audited)",
+                   parameters=[OpenApiParameter("id", OpenApiTypes.INT, OpenApiParameter.PATH,
+                                                description=_("The assignment's id."))],
+                   responses={200: ScreeningResultSerializer(many=True), 404: NOT_FOUND})
+    def get(self, request: Request, pk: int) -> Response:
+        read = actions.read_results(request, pk)
+        return Response(ScreeningResultSerializer(read.results, many=True).data)
+
+
+class GuardianConsentView(ScreeningAPIView):
+    @extend_schema(summary="Record how a guardian consented for a student under 14",
+                   parameters=[OpenApiParameter("id", OpenApiTypes.INT, OpenApiParameter.PATH,
+                                                description=_("The student's assignment id."))],
+                   request=GuardianConsentInputSerializer,
+                   responses={200: GuardianConsentSerializer, 400: BAD_INPUT, 404: NOT_FOUND,
+                              409: CONFLICT})
+    def post(self, request: Request, pk: int) -> Response:
+        assignment = actions.record_guardian_consent(request, pk, request.data)
+        return Response(GuardianConsentSerializer(assignment).data)
+
+
+class InterviewOutcomeView(ScreeningAPIView):
+    @extend_schema(summary="Record a screening interview's outcome (sets or clears the risk level)",
+                   parameters=[OpenApiParameter("id", OpenApiTypes.INT, OpenApiParameter.PATH,
+                                                description=_("The interview's id."))],
+                   request=InterviewOutcomeInputSerializer,
+                   responses={200: InterviewOutcomeSerializer, 400: BAD_INPUT, 403: NOT_ALLOWED,
+                              404: NOT_FOUND, 409: CONFLICT})
+    def post(self, request: Request, pk: int) -> Response:
+        interview = actions.record_interview(request, pk, request.data)
+        return Response(InterviewOutcomeSerializer(interview).data, status=status.HTTP_200_OK)
 
 
 campaign_list = CampaignListView.as_view()
@@ -468,3 +529,6 @@ consent = ConsentView.as_view()
 save_answer = AnswersView.as_view()
 submit = SubmitView.as_view()
 result_list = ResultListView.as_view()
+assignment_results = AssignmentResultsView.as_view()
+guardian_consent = GuardianConsentView.as_view()
+interview_outcome = InterviewOutcomeView.as_view()

@@ -6,7 +6,8 @@ screen, saves every answer as it is given through ``answer`` (kept in the phone'
 while the network is down) and records the seconds spent per item. The server stays the truth:
 answers already saved are rendered checked, so a student can resume on another device.
 
-Only the respondent reaches their assignment (``get_own_assignment``: anybody else's is a 404).
+Every action is a verb of ``actions`` (only the respondent reaches their assignment: anybody
+else's is a 404); these views parse the form and show the outcome.
 A respondent never sees a score, band or classification — only a thank-you and where to find help.
 """
 
@@ -31,14 +32,16 @@ from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
-from .access import get_own_assignment
+from xinlian.access.adapters import page_errors
+from xinlian.lib.actions import ActionError
+
+from . import actions
 from .models import (
     Assignment,
     AssignmentStatus,
     CampaignInstrument,
     CampaignStatus,
     CentreSettings,
-    ScreeningError,
     Visibility,
 )
 
@@ -46,8 +49,6 @@ from .models import (
 MAX_ENTRIES = 300
 # A batch of 300 answers is ~20 KB of JSON; anything far larger is not a questionnaire.
 MAX_ANSWER_BYTES = 256 * 1024
-# ScreeningError codes that mean "not now" (409) rather than "not valid" (400).
-STATE_CODES = {"closed", "not_open", "state", "submitted", "guardian", "version"}
 FIELD = re.compile(r"^a-(\d{1,9})-(\d{1,6})$")
 
 
@@ -71,10 +72,6 @@ def _see_other(url: str) -> HttpResponseRedirect:
     return response
 
 
-def _message(error: ScreeningError) -> str:
-    return " ".join(str(m) for m in error.messages)
-
-
 # --- my screenings ------------------------------------------------------------------------------
 
 
@@ -84,9 +81,7 @@ def mine(request: HttpRequest) -> HttpResponse:
     """Every screening the person is invited to (students, and staff when a campaign includes
     them), newest first, with what to do next."""
     rows = []
-    qs = (Assignment.objects.filter(user=request.user).select_related("campaign")
-          .order_by("-campaign__opens_at", "-pk"))
-    for a in qs:
+    for a in actions.my_assignments(request):
         state = a.campaign.status()
         if a.status == AssignmentStatus.SUBMITTED:
             action = _("See the thank-you page")
@@ -237,8 +232,9 @@ def _take_page(request: HttpRequest, a: Assignment, *, status: int = 200, error:
 
 @require_GET
 @login_required
+@page_errors
 def take(request: HttpRequest, pk: int) -> HttpResponse:
-    a = get_own_assignment(request, pk)
+    a = actions.my_assignment(request, pk)
     if a.status == AssignmentStatus.SUBMITTED:
         return redirect("screening:thanks", pk=a.pk)
     return _take_page(request, a)
@@ -246,22 +242,25 @@ def take(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_POST
 @login_then_take
+@page_errors
 def consent(request: HttpRequest, pk: int) -> HttpResponse:
     """Agree (agree=1) or decline (agree=0) the consent text of ``version``."""
-    a = get_own_assignment(request, pk)
-    if a.status == AssignmentStatus.SUBMITTED:
-        return _see_other(reverse("screening:thanks", args=[a.pk]))
+    thanks = _see_other(reverse("screening:thanks", args=[pk]))
     agree, version = request.POST.get("agree", ""), request.POST.get("version", "")
-    if agree not in ("0", "1") or not version.isdigit() or len(version) > 9:
+    if agree not in ("0", "1") or not re.fullmatch(r"[0-9]{1,9}", version):  # not isdigit(): "²" passes it
+        a = actions.my_assignment(request, pk)
+        if a.status == AssignmentStatus.SUBMITTED:
+            return thanks
         return _take_page(request, a, status=400, state=_consent_state(a),
                           error=_("Please choose whether you agree to take part."))
     try:
-        a.consent(agree == "1", int(version))
-    except ScreeningError as error:
-        if error.code == "submitted":
-            return _see_other(reverse("screening:thanks", args=[a.pk]))
-        return _take_page(request, a, status=409, state=_consent_state(a), error=_message(error))
-    return _see_other(reverse("screening:take", args=[a.pk]))
+        actions.give_consent(request, pk, agree == "1", int(version))
+    except (actions.ScreeningConflict, actions.ScreeningInvalid) as refused:
+        if refused.code == "submitted":
+            return thanks
+        return _take_page(request, refused.obj, status=refused.status, state=_consent_state(refused.obj),
+                          error=refused.text)
+    return _see_other(reverse("screening:take", args=[pk]))
 
 
 def _consent_state(a: Assignment) -> str:
@@ -320,18 +319,18 @@ def _parse_answers(request: HttpRequest) -> list[tuple[int, int, Any, float | No
 
 @require_POST
 @login_then_take
+@page_errors
 def answer(request: HttpRequest, pk: int) -> HttpResponse:
     """Save a batch of answers as they are given (JSON in, JSON out)."""
-    a = get_own_assignment(request, pk)
     try:
         entries = _parse_answers(request)
     except BadAnswers as error:
+        actions.my_assignment(request, pk)  # somebody else's is a 404 whatever they sent
         return JsonResponse({"error": str(error)}, status=400)
     try:
-        visible = a.save_answers(entries)
-    except ScreeningError as error:
-        status = 409 if error.code in STATE_CODES else 400
-        return JsonResponse({"error": _message(error)}, status=status)
+        _a, visible = actions.save_answers(request, pk, entries)
+    except (actions.ScreeningConflict, actions.ScreeningInvalid) as refused:
+        return JsonResponse({"error": refused.text}, status=refused.status)
     return JsonResponse({"saved": len(entries), "visible": {str(k): v for k, v in visible.items()}})
 
 
@@ -371,55 +370,46 @@ def _missing(a: Assignment) -> tuple[dict[int, list[int]], str]:
 
 @require_POST
 @login_then_take
+@page_errors
 def submit(request: HttpRequest, pk: int) -> HttpResponse:
     """Save the answers the form carries, then submit once (the key makes a double tap, a retry
-    or a replay the same submission)."""
-    if not any(FIELD.match(name) for name in request.POST):
-        # The questionnaire's script saved every answer already and posts only the key: claim
-        # and score without reading the assignment first (freshman week's busiest request).
-        # Anything but a clean first submit goes the long way below, which says why.
-        if Assignment.submit_own(pk, request.user, request.POST.get("key", "").strip()) is not None:  # type: ignore[arg-type]
-            return _see_other(reverse("screening:thanks", args=[pk]))
-    a = get_own_assignment(request, pk)
-    if a.status == AssignmentStatus.SUBMITTED:
-        return _see_other(reverse("screening:thanks", args=[a.pk]))
+    or a replay the same submission). The questionnaire's script has saved every answer already
+    and posts only the key: that submit is freshman week's busiest request (see
+    ``actions.submit``)."""
     key = request.POST.get("key", "").strip()
     try:
         posted = _posted_answers(request)
     except BadAnswers as error:
+        a = actions.my_assignment(request, pk)
+        if a.status == AssignmentStatus.SUBMITTED:
+            return _see_other(reverse("screening:thanks", args=[a.pk]))
         return _take_page(request, a, status=400, error=str(error), key=key[:64])
+    entries = [(ci, item, value, None) for ci, answers in posted.items() for item, value in answers.items()]
     try:
-        entries = [(ci, item, value, None) for ci, answers in posted.items()
-                   for item, value in answers.items()]
-        if entries:
-            a.save_answers(entries)
-        a.submit(key)
-    except ScreeningError as error:
-        return _refused(request, a, error, posted, key)
-    return _see_other(reverse("screening:thanks", args=[a.pk]))
+        actions.submit(request, pk, key, entries)
+    except (actions.ScreeningConflict, actions.ScreeningInvalid) as refused:
+        return _refused(request, refused.obj, refused, posted, key)
+    return _see_other(reverse("screening:thanks", args=[pk]))
 
 
-def _refused(request: HttpRequest, a: Assignment, error: ScreeningError,
+def _refused(request: HttpRequest, a: Assignment, refused: ActionError,
              posted: dict[int, dict[int, int]], key: str) -> HttpResponse:
-    if error.code == "submitted":
-        return _see_other(reverse("screening:thanks", args=[a.pk]))
-    a.refresh_from_db()
-    if a.status == AssignmentStatus.SUBMITTED:  # submitted meanwhile, e.g. by a double tap
-        return _see_other(reverse("screening:thanks", args=[a.pk]))
-    if error.code in STATE_CODES:
-        return _take_page(request, a, status=409, error=_message(error))
-    if error.code == "incomplete":
+    code = getattr(refused, "code", "")
+    if isinstance(refused, actions.ScreeningConflict):
+        return _take_page(request, a, status=409, error=refused.text)
+    if code == "incomplete":
         missing, text = _missing(a)
         return _take_page(request, a, status=400, error=text, missing=missing, key=key[:64])
     # A bad value or an unknown question: nothing of the batch was saved; show what was sent.
-    return _take_page(request, a, status=400, error=_message(error), overrides=posted, key=key[:64])
+    return _take_page(request, a, status=400, error=refused.text, overrides=posted, key=key[:64])
 
 
 @require_GET
 @login_required
+@page_errors
 def thanks(request: HttpRequest, pk: int) -> HttpResponse:
     """A warm thank-you and where to find help — never a score, a band or a diagnosis."""
-    a = get_own_assignment(request, pk)
+    a = actions.my_assignment(request, pk)
     if a.status != AssignmentStatus.SUBMITTED:
         return redirect("screening:take", pk=a.pk)
     help_settings = CentreSettings.for_school(a.campaign.school)
