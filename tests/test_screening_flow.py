@@ -10,7 +10,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from xinlian.care.models import Alert, AlertSource, RiskEntry, RiskLevel, TimelineEntry
+from xinlian.care.models import Alert, AlertSource, RiskEntry, RiskLevel, Tier, TimelineEntry
 from xinlian.network.models import Student
 from xinlian.notify.models import Delivery
 from xinlian.screening.models import (
@@ -200,7 +200,7 @@ class SubmitTests(ScreeningTestCase):
         self.assertEqual(act_on_submissions(), 0)
         # The line carries the submit time and the campaign, never a score.
         entry = TimelineEntry.objects.get(student=self.student_a1, kind="screening.submit")
-        self.assertEqual((entry.params, entry.at, entry.tier), ({"campaign": self.campaign.name}, a.submitted_at, 1))
+        self.assertEqual((entry.params, entry.at, entry.tier), ({"campaign": self.campaign.name}, a.submitted_at, Tier.RISK))
         self.assertEqual((Alert.objects.count(), Interview.objects.count()), (0, 0))
 
     def test_plain_submissions_are_recorded_in_batches(self) -> None:

@@ -3,6 +3,9 @@
 ``EXPECT[url name][persona]`` is the status each one must get for a GET. A URL name without an
 entry fails the suite — so a new page cannot ship without someone deciding who may open it —
 and every 200 body is searched for the names and numbers of students the persona may not see.
+Every answer is also searched for the tier markers of tests/markers.py: a marker the access
+policy does not let the persona read about its student fails the sweep, and a marker never
+shown to a persona who may read it fails it too (the markers must be rendered to be tested).
 
 The admin is one prefix: its index and a few changelists stand for all of it."""
 
@@ -15,6 +18,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+from django.http import HttpResponse, JsonResponse
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from openpyxl import load_workbook
 
@@ -22,10 +26,13 @@ from xinlian.access.policy import visible_students
 from xinlian.network.models import Post, Student
 
 from .base import NetworkTestCase
+from .markers import RECORD_FIELDS, Marker, write_markers
 
 ANON = "anonymous"
-PERSONAS = (*NetworkTestCase.PERSONAS, ANON)
-STAFF_VIEWERS = ("counsellor_a", "head_teacher_a1", "committee_a1", "director")
+# The leader (组长 at the school, tests/markers.py) holds the roster tier of the whole school.
+LEADER = "leader"
+PERSONAS = (*NetworkTestCase.PERSONAS, LEADER, ANON)
+STAFF_VIEWERS = ("counsellor_a", "head_teacher_a1", "committee_a1", "director", LEADER)
 
 # Expectation values: a status code, or a redirect given as (302, url name it must point at).
 LOGIN = (302, "login")
@@ -47,9 +54,9 @@ def only(allowed: tuple[str, ...], yes: Expectation, no: Expectation, anonymous:
 
 
 # Who sees the class-A1 unit, student S0001 (张小明, dorm 101), and head teacher 吴老师's post.
-SEES_CLASS_A1 = ("counsellor_a", "head_teacher_a1", "committee_a1", "director")
+SEES_CLASS_A1 = ("counsellor_a", "head_teacher_a1", "committee_a1", "director", LEADER)
 SEES_STUDENT_A1 = ("counsellor_a", "head_teacher_a1", "committee_a1", "liaison_a1", "student_a1_user",
-                   "director")
+                   "director", LEADER)
 
 WEB_PAGE = row(200, LOGIN)
 API = 403  # session authentication first: an anonymous API call is 403, not 401
@@ -123,6 +130,16 @@ def setup_extra(cls: type[NetworkTestCase]) -> None:
         mod.setup(cls)
 
 
+# Markers no swept URL shows to anyone, each with why. The positive control checks the rest.
+NOT_SWEPT: dict[str, str] = {
+    f"MKR-T3-follow_up-{number}": "a follow-up's note is stored but no page or API shows it yet"
+    for number in ("S0001", "S0004", "S0005")}
+# (marker, persona): the persona may read the marker, yet no swept URL shows it to them.
+NOT_SHOWN: dict[tuple[str, str], str] = {
+    ("MKR-T3-concern-S0001", "liaison_a1"):
+        "a reporter's list of their reports shows each one's status, not what they wrote",
+}
+
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 ADMIN_PREFIX = "admin/"
 EXCLUDED_PREFIXES = ("static/", "media/")
@@ -187,13 +204,37 @@ class SweepTableTests(NetworkTestCase):
 
 
 class SweepTests(NetworkTestCase):
+    """Every URL as every persona: the status, no out-of-scope student's name or number, and no
+    marker (tests/markers.py) that the policy does not let the persona read about its student."""
+
     @classmethod
     def setUpTestData(cls) -> None:
         super().setUpTestData()
         setup_extra(cls)
+        cls.markers = write_markers(cls)
+
+    def setUp(self) -> None:
+        self.marker_seen: dict[str, set[str]] = {m.text: set() for m in self.markers}
+
+    def marker_readers(self) -> dict[str, set[str]]:
+        """Marker → the personas the policy lets read it (asked afresh, never hand-copied)."""
+        students = Student.objects.in_bulk([m.student for m in self.markers])
+        users = {p: self.persona(p) for p in PERSONAS if p != ANON}
+        return {m.text: {p for p, user in users.items() if m.allows(user, students[m.student])}
+                for m in self.markers}
+
+    def forbidden_markers(self, persona: str, readers: dict[str, set[str]]) -> list[Marker]:
+        return [m for m in self.markers if persona not in readers[m.text]]
 
     def forbidden_words(self, persona: str) -> dict[str, str]:
-        """Names and numbers of every student the persona may not see → which student."""
+        """Names and numbers of every student the persona may not see → which student (asked
+        once per persona and test: nothing the sweep does changes who sees whom)."""
+        cache = self.__dict__.setdefault("_words_by_persona", {})
+        if persona not in cache:
+            cache[persona] = self._forbidden_words(persona)
+        return cache[persona]
+
+    def _forbidden_words(self, persona: str) -> dict[str, str]:
         if persona == ANON:
             visible: set[int] = set()
         else:
@@ -206,7 +247,10 @@ class SweepTests(NetworkTestCase):
 
     @staticmethod
     def text_of(response) -> str:
-        """The words a person would read: the page, or every cell of a spreadsheet download."""
+        """The words a person would read: the page, or every cell of a spreadsheet download
+        (a streamed body is read once: ``check_markers`` keeps what it read)."""
+        if getattr(response, "_sweep_text", None) is not None:
+            return response._sweep_text
         content = b"".join(response.streaming_content) if response.streaming else response.content
         if response.get("Content-Type", "").startswith(XLSX):
             book = load_workbook(io.BytesIO(content), read_only=True)
@@ -215,9 +259,25 @@ class SweepTests(NetworkTestCase):
                              if cell is not None)
         return content.decode("utf-8", errors="replace")
 
-    def check(self, name: str, persona: str, url: str, problems: list[str]) -> None:
+    def check_markers(self, name: str, persona: str, url: str, response, forbidden: list[Marker],
+                      problems: list[str]) -> None:
+        """Any answer (an error page too): no marker above the persona's tier for its student.
+        JSON and HTML are read as text (the markers are plain ASCII, escaped by neither);
+        a spreadsheet cell by cell."""
+        body = self.text_of(response)
+        response._sweep_text = body
+        for marker in self.markers:
+            if marker.text in body and (marker.urls is None or name in marker.urls):
+                self.marker_seen[marker.text].add(persona)
+        for marker in forbidden:
+            if marker.text in body and (marker.urls is None or name in marker.urls):
+                problems.append(f"{name} as {persona}: shows tier-{marker.tier} marker {marker.text} ({url})")
+
+    def check(self, name: str, persona: str, url: str, problems: list[str],
+              forbidden: list[Marker] | None = None) -> None:
         expected = EXPECT[name][persona]
         response = self.client.get(url)
+        self.check_markers(name, persona, url, response, forbidden or [], problems)
         code = expected[0] if isinstance(expected, tuple) else expected
         if response.status_code != code:
             problems.append(f"{name} as {persona}: {response.status_code}, expected {code} ({url})")
@@ -228,23 +288,50 @@ class SweepTests(NetworkTestCase):
             if location.split("?")[0] != target:
                 problems.append(f"{name} as {persona}: redirects to {location}, expected {target}")
         if response.status_code == 200:
-            body = self.text_of(response)
-            for word, number in self.forbidden_words(persona).items():
-                if word in body:
-                    problems.append(f"{name} as {persona}: body shows out-of-scope student {number}")
+            self.check_students(name, persona, self.text_of(response), problems)
+
+    def check_students(self, name: str, persona: str, body: str, problems: list[str]) -> None:
+        for word, number in self.forbidden_words(persona).items():
+            if word in body:
+                problems.append(f"{name} as {persona}: body shows out-of-scope student {number}")
 
     def test_sweep(self):
         problems: list[str] = []
+        readers = self.marker_readers()
         for persona in PERSONAS:
             self.client.logout()
             if persona != ANON:
                 self.login(persona)
+            forbidden = self.forbidden_markers(persona, readers)
             for name in swept_names():
                 if name not in EXPECT:
                     continue  # reported by SweepTableTests
                 kwargs = KWARGS[name](self) if name in KWARGS else {}
-                self.check(name, persona, reverse(name, kwargs=kwargs), problems)
+                self.check(name, persona, reverse(name, kwargs=kwargs), problems, forbidden)
+            for name, kwargs in self.marker_urls:  # S0004's and S0005's objects
+                url = reverse(name, kwargs=kwargs)
+                response = self.client.get(url)
+                self.check_markers(name, persona, url, response, forbidden, problems)
+                if response.status_code == 200:
+                    self.check_students(name, persona, self.text_of(response), problems)
+        problems += self.positive_control(readers)
         self.assertEqual(problems, [], "\n" + "\n".join(problems))
+
+    def positive_control(self, readers: dict[str, set[str]]) -> list[str]:
+        """Every persona the policy lets read a marker is shown it somewhere, so a marker that is
+        never rendered (or a sweep that reads nothing) cannot pass unnoticed."""
+        problems = []
+        for text, seen in sorted(self.marker_seen.items()):
+            if text in NOT_SWEPT:
+                if seen:
+                    problems.append(f"marker {text} is in NOT_SWEPT but shown to {sorted(seen)}")
+                continue
+            missing = readers[text] - seen - {p for t, p in NOT_SHOWN if t == text}
+            if missing:
+                problems.append(f"marker {text} is shown nowhere to {sorted(missing)}, who may read it")
+        problems += [f"{persona} now sees {text}: remove it from NOT_SHOWN"
+                     for text, persona in NOT_SHOWN if persona in self.marker_seen.get(text, ())]
+        return problems
 
     def test_sweep_checks_bodies(self):
         """The body check itself can fail: a persona who may not see 陈静 would be caught."""
@@ -255,6 +342,49 @@ class SweepTests(NetworkTestCase):
         student_words = self.forbidden_words("student_a1_user")
         self.assertIn("李华", student_words)
         self.assertNotIn("S0001", student_words)
+
+    def test_marker_readers_come_from_the_policy(self):
+        """Spot checks of what the policy answers (tiers over each student, the clinical rule,
+        the case team, a writer's own words)."""
+        readers = self.marker_readers()
+        self.assertEqual(readers["MKR-T3-concern-S0001"], {"counsellor_a", "director", "liaison_a1"})
+        self.assertEqual(readers["MKR-T3-reason-S0004"], {"counsellor_a", "director"})
+        self.assertEqual(readers["MKR-T3-flag-S0005"], {"outsider_b", "director"})
+        self.assertEqual(readers["MKR-T4-note.text-S0001"], {"director"})  # the case lead
+        self.assertEqual(readers["13900000001"], {"director"})
+        self.assertEqual(readers["MKR-T2-campaign-S_0001"], {"counsellor_a", "head_teacher_a1", "director"})
+
+    def test_every_sensitive_field_is_marked_for_each_student(self):
+        fields = {"T3": ["concern", "alert_note", "reason", "follow_up", "flag", "clause", "interview"],
+                  "T4": ["guardian_name", "closure_summary",
+                         *(f"{kind}.{name}" for kind, names in RECORD_FIELDS.items() for name in names)]}
+        texts = {m.text for m in self.markers}
+        for number in ("S0001", "S0004", "S0005"):
+            for label, names in fields.items():
+                for name in names:
+                    self.assertIn(f"MKR-{label}-{name}-{number}", texts)
+            self.assertIn(f"1390000{number[1:]}", texts)  # the guardian's phone
+
+    def test_a_marker_above_the_tier_is_reported(self):
+        """The marker check itself can fail: a body with a forbidden marker is a problem, on an
+        error page too, and a marker restricted to some URLs counts only there."""
+        restricted = next(m for m in self.markers if m.urls)
+        concern = next(m for m in self.markers if m.text == "MKR-T3-concern-S0001")
+        problems: list[str] = []
+        page = HttpResponse(f"<p>{concern.text} {restricted.text}</p>", status=404)
+        self.check_markers("screening:campaign-list", "committee_a1", "/x/", page,
+                           [concern, restricted], problems)
+        self.assertEqual(problems, ["screening:campaign-list as committee_a1: shows tier-3 marker "
+                                    "MKR-T3-concern-S0001 (/x/)"])
+        self.check_markers("care-api:student-timeline", "leader", "/y/",
+                           JsonResponse({"text": restricted.text}), [restricted], problems)
+        self.assertIn(restricted.text, problems[-1])
+
+    def test_positive_control_fails_when_markers_are_not_rendered(self):
+        problems = self.positive_control(self.marker_readers())  # nothing swept: nothing seen
+        self.assertIn("marker MKR-T3-concern-S0001 is shown nowhere to ['counsellor_a', 'director'], "
+                      "who may read it", problems)
+        self.assertEqual(len(problems), len({m.text for m in self.markers} - set(NOT_SWEPT)))
 
     def test_spreadsheet_downloads_are_read_as_text(self):
         self.login("head_teacher_a1")

@@ -530,7 +530,7 @@ class Assignment(models.Model):
                 guardian_consent_at=timezone.now(), guardian_consent_by=by,
                 guardian_consent_note=note[:200])
             if self.student_id:
-                TimelineEntry.add(self.student, "screening.guardian_consent", Tier.ROSTER,
+                TimelineEntry.add(self.student, "screening.guardian_consent", Tier.RISK,
                                   "Guardian consent recorded for screening %(campaign)s",
                                   actor=by, campaign=self.campaign.name)
         self.refresh_from_db()
@@ -759,7 +759,7 @@ def _claim_params(key: str, stamp: Any, pk: int) -> list[Any]:
 
 def _record_submissions(rows: list[tuple[int, dt.datetime, str]]) -> None:
     """The chronology line of each submission ``(student pk, submitted at, campaign name)``."""
-    hotsql.insert([TimelineEntry(student_id=student, kind="screening.submit", tier=Tier.ROSTER,
+    hotsql.insert([TimelineEntry(student_id=student, kind="screening.submit", tier=Tier.RISK,
                                  text="Completed screening %(campaign)s", params={"campaign": name}, at=at)
                    for student, at, name in rows])
 
