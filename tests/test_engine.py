@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 import pytest
 import yaml
+from django.utils import translation
 
 from xinlian.screening.engine import (
     BUILTIN_DIR,
@@ -218,12 +219,20 @@ def test_repeated_key_in_a_flow_mapping_is_refused():
     assert "repeats" in errors_of_text(text)[0]
 
 
-def test_anchors_and_merge_keys_still_work():
+def test_anchors_are_refused_merge_keys_without_them_still_work():
+    # An alias bomb (“billion laughs”) is built from anchors: they are refused outright
+    # (tests/test_hostile_input.py has the bomb itself).
     text = PHQ9_TEXT.replace("label: {zh-Hans: 筛查阳性, en: Screen positive}",
                              "label: &pos {zh-Hans: 筛查阳性, en: Screen positive}")
     text = text.replace("label: {zh-Hans: 筛查阴性, en: Screen negative}",
                         "label: {<<: *pos, en: Screen negative}")
     assert text.count("*pos") == 1
+    line = next(n for n, row in enumerate(text.splitlines(), 1) if "&pos" in row)
+    with translation.override("en"):
+        assert errors_of_text(text) == [f"(file): line {line}: anchors and aliases (& and *) are not allowed "
+                                        "in an instrument file; write each value out."]
+    text = PHQ9_TEXT.replace("label: {zh-Hans: 筛查阴性, en: Screen negative}",
+                             "label: {<<: {zh-Hans: 筛查阳性, en: x}, en: Screen negative}")
     d = Definition.from_text(text)
     assert d.classes[1]["label"] == {"zh-Hans": "筛查阳性", "en": "Screen negative"}
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import tempfile
+import zipfile
 from pathlib import Path
 from unittest import mock
 
@@ -14,9 +15,11 @@ from django.utils import translation
 from openpyxl import load_workbook
 
 from xinlian.access.models import AuditEvent
-from xinlian.access.policy import Cap, scope_units, visible_students
+from xinlian.access.policy import Cap, visible_students
+from xinlian.lib.actions import Invalid
 from xinlian.lib.spreadsheet import SpreadsheetError, decode_text, read_spreadsheet, safe_cell
 from xinlian.network import roster
+from xinlian.network.actions import import_roster
 from xinlian.network.models import (
     Guardian,
     Post,
@@ -28,7 +31,7 @@ from xinlian.network.models import (
     UnitKind,
     User,
 )
-from xinlian.network.roster import build_template, export_roster, import_roster
+from xinlian.network.roster import build_template, export_roster
 
 from .base import NetworkTestCase, make_student
 from .roster_fixtures import (
@@ -46,8 +49,11 @@ S3 = ["20230003", "黄三", "F", "20050309", "CA-2", "", "2023", "", "经济困�
 
 
 def imp(data: bytes, name: str = "roster.csv", *, dry_run: bool = False, actor: User | None = None):
-    scope = None if actor is None else scope_units(actor, Cap.IMPORT_ROSTER)
-    return import_roster(io.BytesIO(data), name, dry_run=dry_run, scope=scope)
+    """The verb's report, refused or not (a refusal's report lists the errors)."""
+    try:
+        return import_roster(actor, io.BytesIO(data), name, dry_run=dry_run)
+    except Invalid as refused:
+        return refused.obj
 
 
 def export_for(user: User) -> tuple[bytes, int]:
@@ -119,14 +125,30 @@ class EncodingTests(EnglishMessagesTestCase):
         report = imp(bytes(range(256)) * 40, "roster.csv")
         self.assertFalse(report.ok)
         self.assertEqual(report.errors[0].row, 0)
-        self.assertIn("binary", report.errors[0].message)
+        self.assertIn("neither an Excel .xlsx workbook nor a CSV", report.errors[0].message)
         self.assertFalse(User.objects.filter(username__startswith="2023").exists())
 
     def test_malformed_xlsx_is_refused(self) -> None:
         report = imp(b"PK\x03\x04 this is not really a zip file", "roster.xlsx")
         self.assertIn(".xlsx", report.errors[0].message)
-        report = imp("学号,姓名\n1,2\n".encode(), "roster.xlsx")
-        self.assertIn(".xlsx", report.errors[0].message)
+
+    def test_format_is_told_by_content_not_name(self) -> None:
+        # CSV text saved under an .xlsx name is read as CSV; a workbook without a name as a workbook.
+        self.assert_imported(imp(csv_bytes(STUDENT_HEAD, [S1, S2, S3]), "roster.xlsx"))
+        User.objects.filter(username__in=["20230001", "20230002", "20230003"]).delete()
+        self.assert_imported(imp(xlsx_bytes({"学生": (STUDENT_HEAD, [S1, S2, S3])}), "花名册导入模板"))
+
+    def test_other_zip_files_are_refused_with_advice(self) -> None:
+        buf = io.BytesIO()
+        with zipfile.ZipFile(buf, "w") as z:  # a .docx is a zip too, without the workbook parts
+            z.writestr("[Content_Types].xml", "<Types/>")
+            z.writestr("word/document.xml", "<w:document/>")
+        report = imp(buf.getvalue(), "roster.xlsx")
+        self.assertEqual(len(report.errors), 1)
+        self.assertIn("neither an Excel .xlsx workbook nor a CSV", report.errors[0].message)
+        with translation.override("zh-hans"):
+            report = imp(buf.getvalue(), "roster")
+        self.assertIn("既不是", report.errors[0].message)
 
     def test_legacy_xls_is_refused_with_advice(self) -> None:
         report = imp(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\0" * 600, "roster.xls")
@@ -167,8 +189,9 @@ class OversizeTests(EnglishMessagesTestCase):
         with tempfile.NamedTemporaryFile(suffix=".csv") as fh:
             fh.write(b"x" * 5000)
             fh.flush()
-            report = import_roster(fh.name, dry_run=True)
-        self.assertIn("limit", report.errors[0].message)
+            with self.assertRaises(Invalid) as ctx:
+                import_roster(None, fh.name, dry_run=True)
+        self.assertIn("limit", ctx.exception.obj.errors[0].message)
 
 
 class ValidationTests(EnglishMessagesTestCase):

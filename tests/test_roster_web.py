@@ -170,6 +170,33 @@ class TemplateDownloadTests(RosterWebTestCase):
         wb = load_workbook(io.BytesIO(response.content))
         self.assertEqual(wb.sheetnames, ["学生", "教职工", "岗位", "监护人", "说明"])
 
+    def test_the_filled_template_imports_under_any_name(self) -> None:
+        # The page keeps the upload under a random name without an extension: every .xlsx was
+        # refused, the shipped template too, however the browser had named it.
+        self.login("director")
+        wb = load_workbook(io.BytesIO(self.client.get(TEMPLATE).content))
+        for title in wb.sheetnames[:4]:
+            wb[title].delete_rows(2)
+        wb["学生"].append(["20230001", "陈一", "男", "2005-03-07", "CA-1", "", "2023", "在读", "", ""])
+        out = io.BytesIO()
+        wb.save(out)
+        for n, name in enumerate(("花名册导入模板.xlsx", "花名册导入模板", "download.bin")):
+            response = self.client.post(IMPORT, {"action": "preview", "file": SimpleUploadedFile(name, out.getvalue())})
+            self.assertEqual(response.context["stage"], "preview", [str(e) for e in response.context["errors"]])
+            self.assertEqual(response.context["report"].counts["students"].created, 1)
+            if n == 2:
+                self.client.post(IMPORT, {"action": "confirm"})
+        self.assertTrue(Student.objects.filter(user__username="20230001").exists())
+
+    def test_anything_else_is_refused_with_advice(self) -> None:
+        self.login("director")
+        for lang, text in (("en", "neither an Excel .xlsx workbook nor a CSV"), ("zh-hans", "既不是 Excel")):
+            response = self.client.post(IMPORT, {"action": "preview", "file": SimpleUploadedFile(
+                "roster.xlsx", b"%PDF-1.4\x00\x01\x02\x03")}, HTTP_ACCEPT_LANGUAGE=lang)
+            self.assertContains(response, text)
+            self.assertNotContains(response, 'value="confirm"')
+        self.assertEqual(self.pending_files(), [])
+
 
 class ExportPageTests(RosterWebTestCase):
     def rows(self, response) -> list[list]:

@@ -15,17 +15,38 @@ import csv
 import datetime as dt
 import io
 import os
+import re
+import zipfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import IO, Any
 
+from django.template.defaultfilters import filesizeformat
 from django.utils.translation import gettext as _
 
 # A worksheet longer than this is refused: no school has 200,000 students in one sheet,
 # and a compressed .xlsx can otherwise expand to an arbitrary number of rows.
 MAX_ROWS = 200_000
 MAX_COLUMNS = 64
+# Reading stops at this many blank rows in a row: a 27 KB .xlsx can declare millions of empty
+# rows (a cell at row 3,000,000, or rows of empty strings), and reading them all took 21 s and
+# 400 MB. Rows below such a gap are not read (the template's notes say so).
+BLANK_RUN = 1000
+# Rows read from one file, blank ones included, before it is refused: bounds the work whatever the
+# sheets hold. The 50,000-student roster (students, guardians, staff, posts) reads about 153,000.
+MAX_ROWS_READ = 500_000
+# Sum of the uncompressed sizes the zip directory declares (zipfile never inflates a part beyond
+# its declared size): refuses a compression bomb before any XML is parsed. The 50,000-student
+# roster declares about 40 MB.
+MAX_XLSX_UNCOMPRESSED = 256 * 1024 * 1024
+XLSX_PARTS = ("[Content_Types].xml", "xl/workbook.xml")
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+# What may start with + or - in an imported text and still not be a formula: a number alone
+# (-2, +3.5) or an international phone number of digits and spaces (+86 138 0013 8000). Anything
+# with an operator, a letter, a quote, a bar or a bracket after the sign is refused
+# (-2+3+cmd|' /C calc'!A0, +1-1, -A1).
+SIGNED_NUMBER_RE = re.compile(r"[+-]?\d+(?:\.\d+)?\Z")
+PHONE_LIKE_RE = re.compile(r"\+\d[\d ]*\Z")
 
 XLSX_MAGIC = b"PK\x03\x04"
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # legacy .xls / .et
@@ -35,6 +56,11 @@ Cell = str | dt.date | dt.datetime | bool
 
 class SpreadsheetError(Exception):
     """The file as a whole cannot be read; ``str(exc)`` is a translated, user-facing message."""
+
+
+def _not_a_spreadsheet() -> SpreadsheetError:
+    return SpreadsheetError(_("This file is neither an Excel .xlsx workbook nor a CSV text file; save it "
+                              "as .xlsx or as CSV (UTF-8) and upload it again."))
 
 
 @dataclass
@@ -91,13 +117,38 @@ def _is_blank(values: Sequence[Any]) -> bool:
     return all(v is None or (isinstance(v, str) and not v.strip()) for v in values)
 
 
-def _build_sheet(name: str, rows: Iterable[Sequence[Any]]) -> SheetData | None:
-    """Turn raw rows into a :class:`SheetData`; ``None`` for a sheet with no content at all."""
+class RowBudget:
+    """Rows read from one file so far, blank ones included (``read``: for tests and callers)."""
+
+    def __init__(self, limit: int = MAX_ROWS_READ) -> None:
+        self.limit = limit
+        self.read = 0
+
+    def take(self) -> None:
+        self.read += 1
+        if self.read > self.limit:
+            raise SpreadsheetError(_("The file has more than %(max)d rows (blank rows included); delete the "
+                                     "empty rows below the data or split the file.")
+                                   % {"max": self.limit})
+
+
+def _build_sheet(name: str, rows: Iterable[Sequence[Any]], budget: RowBudget | None = None) -> SheetData | None:
+    """Turn raw rows into a :class:`SheetData`; ``None`` for a sheet with no content at all.
+
+    Stops at :data:`BLANK_RUN` blank rows in a row; every row pulled from ``rows`` counts
+    against ``budget``, so the work is bounded however many rows the file declares."""
+    budget = budget or RowBudget()
     sheet: SheetData | None = None
     width = 0
+    blank_run = 0
     for number, raw in enumerate(rows, start=1):
+        budget.take()
         if _is_blank(raw):
+            blank_run += 1
+            if blank_run >= BLANK_RUN:
+                break
             continue
+        blank_run = 0
         if sheet is None:
             header = [str(normalise_cell(v)) for v in raw[:MAX_COLUMNS]]
             while header and not header[-1]:
@@ -120,11 +171,19 @@ def _build_sheet(name: str, rows: Iterable[Sequence[Any]]) -> SheetData | None:
     return sheet
 
 
-def read_xlsx(source: str | os.PathLike[str] | IO[bytes]) -> list[SheetData]:
-    """Every non-empty worksheet of an .xlsx file (cached formula values, not formulas)."""
+def read_xlsx(source: str | os.PathLike[str] | IO[bytes], budget: RowBudget | None = None) -> list[SheetData]:
+    """Every non-empty worksheet of an .xlsx file (cached formula values, not formulas).
+
+    A path is opened here and handed to openpyxl as a file: given a path, openpyxl refuses any
+    name not ending in .xlsx — and the web import keeps its upload under a random name, and a
+    browser may save the downloaded template without an extension."""
+    if isinstance(source, (str, os.PathLike)):
+        with open(source, "rb") as fh:
+            return read_xlsx(fh, budget)
     import openpyxl
 
-    if not isinstance(source, (str, os.PathLike)) and hasattr(source, "seek"):
+    budget = budget or RowBudget()
+    if hasattr(source, "seek"):
         source.seek(0)
     try:
         wb = openpyxl.load_workbook(source, read_only=True, data_only=True)
@@ -135,7 +194,8 @@ def read_xlsx(source: str | os.PathLike[str] | IO[bytes]) -> list[SheetData]:
         for ws in wb.worksheets:
             # Some writers store a wrong <dimension>; without it openpyxl reads every row present.
             ws.reset_dimensions()
-            sheet = _build_sheet(ws.title, ws.iter_rows(min_row=1, values_only=True))
+            rows = ws.iter_rows(min_row=1, max_col=MAX_COLUMNS, values_only=True)
+            sheet = _build_sheet(ws.title, rows, budget)
             if sheet is not None:
                 sheets.append(sheet)
         return sheets
@@ -157,7 +217,7 @@ def decode_text(data: bytes) -> str:
         candidates = ["utf-16"]  # Excel's “Unicode text”
     else:
         if b"\x00" in data:
-            raise SpreadsheetError(_("The file is not a text (CSV) file: it contains binary data."))
+            raise _not_a_spreadsheet()
         candidates = ["utf-8", "gb18030"]
     for encoding in candidates:
         try:
@@ -165,12 +225,13 @@ def decode_text(data: bytes) -> str:
         except UnicodeDecodeError:
             continue
         if any(ord(ch) < 32 and ch not in "\t\r\n" for ch in text[:65536]) or "\x00" in text:
-            raise SpreadsheetError(_("The file is not a text (CSV) file: it contains binary data."))
+            raise _not_a_spreadsheet()
         return text
     raise SpreadsheetError(_("The file's text encoding was not recognised; save it as CSV UTF-8 or as .xlsx."))
 
 
-def read_csv(source: str | os.PathLike[str] | IO[bytes], name: str = "CSV") -> list[SheetData]:
+def read_csv(source: str | os.PathLike[str] | IO[bytes], name: str = "CSV",
+             budget: RowBudget | None = None) -> list[SheetData]:
     """The one sheet of a CSV file; the delimiter is a comma unless the header says tab or semicolon."""
     text = decode_text(_read_bytes(source))
     first = text.split("\n", 1)[0]
@@ -182,15 +243,32 @@ def read_csv(source: str | os.PathLike[str] | IO[bytes], name: str = "CSV") -> l
             delimiter = ";"
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
     try:
-        sheet = _build_sheet(name, reader)
+        sheet = _build_sheet(name, reader, budget)
     except csv.Error as exc:
         raise SpreadsheetError(_("The CSV file is malformed near line %(line)d (check the quotes).")
                                % {"line": reader.line_num}) from exc
     return [sheet] if sheet is not None else []
 
 
-def read_spreadsheet(source: str | os.PathLike[str] | IO[bytes], filename: str) -> list[SheetData]:
-    """Read a .xlsx or .csv file, telling them apart by content first and by name second."""
+def _check_xlsx_archive(source: str | os.PathLike[str] | IO[bytes]) -> None:
+    """A zip file is a workbook only with the .xlsx parts; a .docx or any other zip is not."""
+    try:
+        with zipfile.ZipFile(source) as archive:
+            infos = archive.infolist()
+    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+        raise SpreadsheetError(_("The file could not be read as an Excel .xlsx workbook.")) from exc
+    names = {info.filename for info in infos}
+    if not all(part in names for part in XLSX_PARTS):
+        raise _not_a_spreadsheet()
+    if sum(info.file_size for info in infos) > MAX_XLSX_UNCOMPRESSED:
+        raise SpreadsheetError(_("The workbook expands to more than %(size)s; split the file.")
+                               % {"size": filesizeformat(MAX_XLSX_UNCOMPRESSED)})
+
+
+def sniff_format(source: str | os.PathLike[str] | IO[bytes]) -> str:
+    """``"xlsx"`` or ``"csv"`` by the file's content — never by its name, which a browser may
+    have dropped or changed. Anything else raises :class:`SpreadsheetError` with a message for
+    the user (an old .xls, another zip such as a .docx, a binary file)."""
     if isinstance(source, (str, os.PathLike)):
         with open(source, "rb") as fh:
             head = fh.read(8)
@@ -198,17 +276,24 @@ def read_spreadsheet(source: str | os.PathLike[str] | IO[bytes], filename: str) 
         source.seek(0)
         head = source.read(8)
         source.seek(0)
-    ext = os.path.splitext(filename.lower())[1]
     if head.startswith(XLSX_MAGIC):
-        return read_xlsx(source)
-    if head.startswith(OLE_MAGIC) or ext in (".xls", ".et"):
+        _check_xlsx_archive(source)
+        if not isinstance(source, (str, os.PathLike)):
+            source.seek(0)
+        return "xlsx"
+    if head.startswith(OLE_MAGIC):
         raise SpreadsheetError(_("The old Excel .xls format is not supported; save the file as .xlsx or CSV."))
-    if ext in (".xlsx", ".xlsm"):
-        raise SpreadsheetError(_("The file could not be read as an Excel .xlsx workbook."))
-    if ext not in (".csv", ".txt", ".tsv", ""):
-        raise SpreadsheetError(_("Only .xlsx and .csv files can be imported."))
+    return "csv"
+
+
+def read_spreadsheet(source: str | os.PathLike[str] | IO[bytes], filename: str,
+                     budget: RowBudget | None = None) -> list[SheetData]:
+    """Read an .xlsx or a .csv file, told apart by content (:func:`sniff_format`); ``filename``
+    only names the sheet of a CSV file."""
+    if sniff_format(source) == "xlsx":
+        return read_xlsx(source, budget)
     stem = os.path.splitext(os.path.basename(filename))[0] or "CSV"
-    return read_csv(source, name=stem)
+    return read_csv(source, name=stem, budget=budget)
 
 
 def safe_cell(value: Any) -> Any:
@@ -222,7 +307,14 @@ def safe_cell(value: Any) -> Any:
 
 
 def looks_like_formula(value: str) -> bool:
-    return value.startswith(("=", "+", "@")) or (value.startswith("-") and not value[1:2].isdigit())
+    """Whether an imported text would run as a formula once exported to a spreadsheet.
+
+    Anything starting with = + - @ TAB or CR (the DDE forms ``=cmd|…``, ``@SUM(…)``,
+    ``-2+3+cmd|' /C calc'!A0``) — except a number alone (``-2``) or a phone number
+    (``+86 138 0013 8000``), which a spreadsheet cannot run."""
+    if not value.startswith(FORMULA_PREFIXES):
+        return False
+    return not (SIGNED_NUMBER_RE.match(value) or PHONE_LIKE_RE.match(value))
 
 
 def write_xlsx(sheets: Iterable[tuple[str, Sequence[str], Iterable[Sequence[Any]]]],

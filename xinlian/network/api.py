@@ -17,7 +17,8 @@ from rest_framework import serializers, viewsets
 from rest_framework.authtoken.models import Token
 from rest_framework.authtoken.serializers import AuthTokenSerializer
 from rest_framework.authtoken.views import ObtainAuthToken
-from rest_framework.decorators import api_view
+from rest_framework.decorators import api_view, parser_classes
+from rest_framework.parsers import MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -34,7 +35,9 @@ from xinlian.access.policy import (
     visible_posts,
     visible_students,
 )
+from xinlian.lib.actions import Invalid
 
+from .actions import check_may_import_roster, import_roster, upload_too_large
 from .models import Guardian, Post, SpecialGroup, Staff, Student, Unit, User
 
 # --- serializers ------------------------------------------------------------------------------
@@ -287,3 +290,72 @@ class ObtainToken(ObtainAuthToken):
 
 
 obtain_token = ObtainToken.as_view()
+
+
+# --- roster import (the verb network.actions.import_roster; the page and the CLI call it too) --------
+
+
+class RosterImportRequestSerializer(serializers.Serializer):
+    file = serializers.FileField(help_text=_("The roster: .xlsx or CSV (UTF-8, BOM or GBK), told apart by "
+                                             "content; the template of the import page."))
+    dry_run = serializers.BooleanField(default=False, help_text=_("Check and count only; write nothing."))
+
+
+class RosterCountsSerializer(serializers.Serializer):
+    created = serializers.IntegerField()
+    updated = serializers.IntegerField()
+    unchanged = serializers.IntegerField()
+
+
+class RosterImportSerializer(serializers.Serializer):
+    filename = serializers.CharField()
+    dry_run = serializers.BooleanField()
+    written = serializers.BooleanField()
+    counts = serializers.DictField(child=RosterCountsSerializer())
+
+
+class RosterRowErrorSerializer(serializers.Serializer):
+    sheet = serializers.CharField()
+    row = serializers.IntegerField(help_text=_("Row number as the spreadsheet shows it; 0 for the whole file."))
+    column = serializers.CharField(help_text=_("The column's header as written in the file; empty for a row."))
+    message = serializers.CharField()
+
+
+class RosterImportErrorSerializer(serializers.Serializer):
+    detail = serializers.CharField()
+    errors = RosterRowErrorSerializer(many=True, help_text=_("The first 500 errors."))
+    errors_total = serializers.IntegerField()
+
+
+@extend_schema(
+    summary="Import the roster (all or nothing)",
+    request={"multipart/form-data": RosterImportRequestSerializer},
+    responses={200: RosterImportSerializer, 400: RosterImportErrorSerializer},
+)
+@api_view(["POST"])
+@parser_classes([MultiPartParser])
+def roster_import(request: Request) -> Response:
+    """Students, staff, posts and guardians from one file, all or nothing. Any bad row: 400 with
+    the errors by sheet, row and column (the first 500, and their total), nothing written.
+    Without the import capability: 403."""
+    # Both before the body is parsed to disk: an oversized upload is refused from its
+    # Content-Length, and someone without the capability gets 403 without uploading.
+    check_may_import_roster(request.user)  # type: ignore[arg-type]
+    too_large = upload_too_large(request)  # type: ignore[arg-type]
+    if too_large:
+        return Response({"detail": too_large}, status=413)
+    form = RosterImportRequestSerializer(data=request.data)
+    form.is_valid(raise_exception=True)
+    upload = form.validated_data["file"]
+    try:
+        report = import_roster(request.user, upload, upload.name,  # type: ignore[arg-type]
+                               dry_run=form.validated_data["dry_run"], request=request)  # type: ignore[arg-type]
+    except Invalid as refused:
+        report = refused.obj
+        shown = report.shown_errors()
+        return Response({"detail": refused.text,
+                         "errors": RosterRowErrorSerializer(shown, many=True).data,
+                         "errors_total": len(report.errors)}, status=400)
+    return Response(RosterImportSerializer({
+        "filename": report.filename, "dry_run": report.dry_run, "written": report.written,
+        "counts": {k: vars(c) for k, c in report.counts.items()}}).data)

@@ -17,7 +17,7 @@ import datetime as dt
 import os
 import re
 import secrets
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import IO, Any
@@ -30,9 +30,11 @@ from django.db.models import QuerySet
 from django.template.defaultfilters import filesizeformat
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, ngettext
 
 from xinlian.lib.spreadsheet import (
+    BLANK_RUN,
+    MAX_ROWS_READ,
     Cell,
     SheetData,
     SpreadsheetError,
@@ -72,6 +74,8 @@ KIND_LABELS = {
 # SQLite builds before 3.32 allow 999 parameters per statement; stay below for IN lists.
 CHUNK = 900
 BATCH = 1000
+# Errors listed by the page and the API (each names its sheet, row and column); the count is whole.
+MAX_ERRORS_SHOWN = 500
 
 # Created (by code) on first use when the database has no special group at all; a data
 # migration may also create them, hence get_or_create by code.
@@ -325,6 +329,14 @@ class ImportReport:
             for _k, label, c in self.rows()]
         return "; ".join(parts)
 
+    def error_summary(self) -> str:
+        return ngettext("%(count)d error: nothing was written.", "%(count)d errors: nothing was written.",
+                        len(self.errors)) % {"count": len(self.errors)}
+
+    def shown_errors(self) -> list[RowError]:
+        """The errors a page or an API answer lists: a file of 50,000 bad rows is not echoed whole."""
+        return self.errors[:MAX_ERRORS_SHOWN]
+
     def audit_detail(self) -> str:
         """Counts only — never names or numbers — for the audit trail."""
         return " ".join(f"{k}={c.created}/{c.updated}/{c.unchanged}" for k, c in self.counts.items())
@@ -429,8 +441,10 @@ class _StudentPlan:
 
 
 class _Importer:
-    def __init__(self, filename: str, dry_run: bool, scope: list[Unit] | None) -> None:
+    def __init__(self, filename: str, dry_run: bool, scope: list[Unit] | None,
+                 on_write: Callable[[ImportReport], None] | None = None) -> None:
         self.report = ImportReport(filename=filename, dry_run=dry_run)
+        self.on_write = on_write
         self.scope_paths: list[str] | None = None if scope is None else [u.path for u in scope]
         self.units: dict[str, _UnitInfo] = {}
         self.users: dict[str, _UserInfo] = {}
@@ -576,13 +590,20 @@ class _Importer:
             self.error(sheet, row, key, _("“%(value)s” is not a valid number: use only letters, digits "
                                           "and @ . + - _.") % {"value": number})
             return None
+        if number is not None and looks_like_formula(number):
+            self.formula_error(sheet, row, key, number)
+            return None
         return number
+
+    def formula_error(self, sheet: _Sheet, row: int, key: str, value: str) -> None:
+        # Stored as typed, the text would run as a formula in whichever spreadsheet exports it.
+        self.error(sheet, row, key, _("“%(value)s” looks like a spreadsheet formula: it may not start with "
+                                      "= + - or @ unless it is a number.") % {"value": value})
 
     def person_name(self, sheet: _Sheet, row: int, values: dict[str, Cell], key: str = "name") -> str | None:
         name = self.required_text(sheet, row, values, key)
         if name is not None and looks_like_formula(name):
-            self.error(sheet, row, key, _("“%(value)s” looks like a spreadsheet formula; a name may not "
-                                          "start with = + - or @.") % {"value": name})
+            self.formula_error(sheet, row, key, name)
             return None
         return name
 
@@ -593,8 +614,7 @@ class _Importer:
             self.error(sheet, row, key, _("Too long (at most %(max)d characters).") % {"max": max_len})
             return None
         if text and looks_like_formula(text):
-            self.error(sheet, row, key, _("“%(value)s” looks like a spreadsheet formula; a name may not "
-                                          "start with = + - or @.") % {"value": text})
+            self.formula_error(sheet, row, key, text)
             return None
         return text
 
@@ -1134,6 +1154,8 @@ class _Importer:
             _bulk_update(Post, self.changed_posts)
             _bulk_create(Guardian, [{"student_id": student_ids[n], **f} for n, f in self.new_guardians])
             _bulk_update(Guardian, self.changed_guardians)
+            if self.on_write is not None:
+                self.on_write(self.report)  # the audit row, in the same transaction as the rows
 
     def run(self, source: str | os.PathLike[str] | IO[bytes]) -> ImportReport:
         report = self.report
@@ -1221,17 +1243,21 @@ def _bulk_update(model: type, changes: list[tuple[int, dict[str, Any]]]) -> None
                     for pk, diff in batch])
 
 
-def import_roster(source: str | os.PathLike[str] | IO[bytes], filename: str | None = None, *,
-                  dry_run: bool, scope: list[Unit] | None = None) -> ImportReport:
+def import_file(source: str | os.PathLike[str] | IO[bytes], filename: str | None = None, *,
+                dry_run: bool, scope: list[Unit] | None = None,
+                on_write: Callable[[ImportReport], None] | None = None) -> ImportReport:
     """Validate every row of ``source`` and, unless ``dry_run`` or any error, write it all at once.
 
-    ``scope`` limits units and people to those subtrees — the caller asks the access policy
-    for the importer's IMPORT_ROSTER scope (None: no limit, for the command line without a
-    user). Error messages are in the language active during the call."""
+    The rule only: no capability check and no audit row — call the verb
+    :func:`xinlian.network.actions.import_roster`, which does both: it passes the importer's
+    IMPORT_ROSTER scope here (None: no limit) and ``on_write``, called inside the writing
+    transaction once every row is written (validation runs outside it: on SQLite an open write
+    transaction would lock out every other writer for as long as a large file takes to check).
+    Error messages are in the language active during the call."""
     if filename is None:
         filename = os.path.basename(str(source)) if isinstance(source, (str, os.PathLike)) else (
             getattr(source, "name", "") or "roster.xlsx")
-    return _Importer(filename, dry_run, scope).run(source)
+    return _Importer(filename, dry_run, scope, on_write).run(source)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1283,6 +1309,9 @@ def build_template() -> bytes:
          "CSV (UTF-8, UTF-8 with BOM or GBK) is accepted too: one sheet per file, recognised by its headers."),
         ("单位（学院、班级、宿舍）须先在系统中建立，文件中填写其单位代码。",
          "Units (colleges, classes, dormitories) must exist first; the file names them by code."),
+        (f"连续 {BLANK_RUN} 个空行之后的内容不会被读取；文件（含空行）最多 {MAX_ROWS_READ} 行。",
+         f"Nothing below {BLANK_RUN} blank rows in a row is read; a file holds at most {MAX_ROWS_READ} rows, "
+         "blank ones included."),
         ("", ""),
     ]
     for zh, en in notes:

@@ -18,6 +18,7 @@ it was scored with.
 from __future__ import annotations
 
 import ast
+import itertools
 import json
 import operator
 from collections.abc import Iterable, Mapping
@@ -54,13 +55,35 @@ SETTING_KINDS = {
 STRAIGHT_LINE_MIN_ITEMS = 10
 
 
+# Hostile files: an instrument is a few dozen KB (the largest shipped, MHT, is 32 KB) and a few
+# levels deep. A 500-byte alias bomb expanded to gigabytes and an 82 MB error page; 100,000
+# nested brackets overflowed the stack. Anchors and deep nesting are refused while composing,
+# before any Python object is built; what is shown of the errors is capped.
+MAX_DEFINITION_BYTES = 512 * 1024
+MAX_DEPTH = 50
+MAX_ERRORS = 50          # errors listed; the count is whole
+MAX_ERROR_CHARS = 300    # each error's text
+MAX_SCHEMA_ERRORS = 1000  # schema errors gathered before sorting: a huge file stops here
+
+
+def _clip(text: str) -> str:
+    return text if len(text) <= MAX_ERROR_CHARS else text[:MAX_ERROR_CHARS - 1] + "…"
+
+
 class DefinitionError(ValueError):
-    """A malformed instrument file: ``errors`` lists every problem, each naming its field."""
+    """A malformed instrument file: ``errors`` lists the problems (the first :data:`MAX_ERRORS`,
+    each at most :data:`MAX_ERROR_CHARS` long), each naming its field; ``total`` counts them all."""
 
     def __init__(self, errors: list[str], source: str = "") -> None:
-        self.errors = errors
+        self.total = len(errors)
+        self.errors = [_clip(str(e)) for e in errors[:MAX_ERRORS]]
         self.source = source
-        super().__init__(f"{source or 'instrument'}: " + "; ".join(errors))
+        super().__init__(f"{source or 'instrument'}: " + "; ".join(self.errors))
+
+    @property
+    def hidden(self) -> int:
+        """How many errors ``errors`` leaves out."""
+        return self.total - len(self.errors)
 
 
 class SettingsError(ValueError):
@@ -111,9 +134,45 @@ def _best(error: jsonschema.ValidationError) -> jsonschema.ValidationError:
     return error
 
 
+class _Refused(yaml.YAMLError):
+    """A construct this loader refuses; ``message`` is translated and names the line."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
 class _StrictLoader(yaml.SafeLoader):
-    """SafeLoader that refuses a key repeated in one mapping (PyYAML keeps the last silently, so a
-    repeated ``value:`` or ``items:`` would change the scoring without a word)."""
+    """SafeLoader that refuses, while composing and so before any Python object exists:
+
+    - a key repeated in one mapping (PyYAML keeps the last silently, so a repeated ``value:`` or
+      ``items:`` would change the scoring without a word);
+    - anchors and aliases (``&a`` / ``*a``): a few hundred bytes of aliases nested in aliases
+      (“billion laughs”) expand to gigabytes once anything walks the data;
+    - nesting deeper than :data:`MAX_DEPTH`: the composer recurses once per level."""
+
+    def __init__(self, stream: Any) -> None:
+        super().__init__(stream)
+        self._depth = 0
+
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node:
+        from django.utils.translation import gettext as _
+
+        event = self.peek_event()
+        line = event.start_mark.line + 1
+        if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None) is not None:
+            raise _Refused(_("(file): line %(line)d: anchors and aliases (& and *) are not allowed in an "
+                             "instrument file; write each value out.") % {"line": line})
+        if not isinstance(event, yaml.CollectionStartEvent):
+            return super().compose_node(parent, index)
+        self._depth += 1
+        if self._depth > MAX_DEPTH:
+            raise _Refused(_("(file): line %(line)d: nested more than %(max)d levels deep.")
+                           % {"line": line, "max": MAX_DEPTH})
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
         seen: set[Any] = set()
@@ -131,8 +190,15 @@ class _StrictLoader(yaml.SafeLoader):
 
 def parse_text(text: str | bytes, name: str = "") -> dict[str, Any]:
     """YAML or JSON text → dict (JSON is YAML); a syntax error becomes a DefinitionError."""
+    from django.utils.translation import gettext as _
+
+    if len(text) > MAX_DEFINITION_BYTES:
+        raise DefinitionError([_("(file): the file is larger than %(max)d KB; an instrument file is far "
+                                 "smaller.") % {"max": MAX_DEFINITION_BYTES // 1024}], name)
     try:
         data = yaml.load(text, Loader=_StrictLoader)  # a SafeLoader: plain data only
+    except _Refused as exc:
+        raise DefinitionError([exc.message], name) from exc
     except yaml.YAMLError as exc:
         # The first line of str(exc) is often just "while parsing a block mapping": name the
         # line and the problem instead, so the author can find it.
@@ -199,8 +265,9 @@ class Definition:
 
     @classmethod
     def from_data(cls, data: dict[str, Any], source: str = "") -> Definition:
+        found = itertools.islice(_schema_validator().iter_errors(data), MAX_SCHEMA_ERRORS)
         errors = [f"{_path(e)}: {_best(e).message}"
-                  for e in sorted(_schema_validator().iter_errors(data), key=lambda e: list(map(str, e.absolute_path)))]
+                  for e in sorted(found, key=lambda e: list(map(str, e.absolute_path)))]
         if errors:
             raise DefinitionError(errors, source)
         errors = _semantic_errors(data)
@@ -616,8 +683,11 @@ def _semantic_errors(data: dict[str, Any]) -> list[str]:
 
 
 def load_file(path: str | Path) -> Definition:
+    """The definition in ``path``; a file over :data:`MAX_DEFINITION_BYTES` is refused unread."""
     path = Path(path)
-    return Definition.from_text(path.read_bytes(), path.name)
+    with path.open("rb") as fh:
+        # One byte over the limit is enough for parse_text to refuse it.
+        return Definition.from_text(fh.read(MAX_DEFINITION_BYTES + 1), path.name)
 
 
 @cache

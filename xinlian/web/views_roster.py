@@ -17,6 +17,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
+from django.core.files.uploadedfile import UploadedFile
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.template.defaultfilters import filesizeformat
@@ -26,21 +27,16 @@ from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_GET, require_http_methods
 
-from xinlian.access.policy import Cap, audit, has_cap, scope_label, scope_units, visible_students
-from xinlian.network.roster import (
-    ImportReport,
-    build_template,
-    export_roster,
-    import_roster,
-)
+from xinlian.access.adapters import page_errors
+from xinlian.access.policy import Cap, audit, has_cap, scope_label, visible_students
+from xinlian.lib.actions import Invalid
+from xinlian.network.actions import import_roster, may_import_roster, upload_too_large
+from xinlian.network.roster import ImportReport, build_template, export_roster
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 PENDING = "roster_import_pending"
 PENDING_MAX_AGE = 3600  # seconds a previewed file waits for its confirmation
 TOKEN_RE = re.compile(r"^[A-Za-z0-9_-]{20,64}$")
-MAX_ERRORS_SHOWN = 500
-# Multipart framing around the file; a request larger than the limit plus this cannot hold a valid file.
-FORM_OVERHEAD = 64 * 1024
 
 
 def _pending_dir() -> Path:
@@ -76,12 +72,12 @@ def _drop_pending(request: HttpRequest) -> None:
 
 def _render(request: HttpRequest, *, report: ImportReport | None = None, stage: str = "upload",
             status: int = 200, form_error: str = "") -> HttpResponse:
-    errors = report.errors if report else []
+    shown = report.shown_errors() if report else []
     return render(request, "web/roster_import.html", {
         "report": report,
         "stage": stage,  # upload | preview | done
-        "errors": errors[:MAX_ERRORS_SHOWN],
-        "errors_hidden": max(0, len(errors) - MAX_ERRORS_SHOWN),
+        "errors": shown,
+        "errors_hidden": len(report.errors) - len(shown) if report else 0,
         "form_error": form_error,
         "max_size": filesizeformat(settings.ROSTER_MAX_UPLOAD_BYTES),
         "pending_name": (request.session.get(PENDING) or {}).get("name", ""),
@@ -93,15 +89,14 @@ def _render(request: HttpRequest, *, report: ImportReport | None = None, stage: 
 @csrf_exempt
 @require_http_methods(["GET", "POST"])
 @login_required
+@page_errors
 def roster_import(request: HttpRequest) -> HttpResponse:
-    if not has_cap(request.user, Cap.IMPORT_ROSTER):  # type: ignore[arg-type]
+    if not may_import_roster(request.user):  # type: ignore[arg-type]
         raise PermissionDenied
     if request.method == "POST":
-        length = int(request.META.get("CONTENT_LENGTH") or 0)
-        if length > settings.ROSTER_MAX_UPLOAD_BYTES + FORM_OVERHEAD:
-            return _render(request, status=413, form_error=_(
-                "The file is larger than %(limit)s; split it into smaller files.")
-                % {"limit": filesizeformat(settings.ROSTER_MAX_UPLOAD_BYTES)})
+        too_large = upload_too_large(request)
+        if too_large:
+            return _render(request, status=413, form_error=too_large)
     return _roster_import(request)
 
 
@@ -119,6 +114,16 @@ def _roster_import(request: HttpRequest) -> HttpResponse:
     return _preview(request)
 
 
+def _import(request: HttpRequest, source: str | os.PathLike[str] | UploadedFile, name: str, *,
+            dry_run: bool) -> ImportReport:
+    """The verb, as the page's user; a refused file comes back as its report (errors listed)."""
+    try:
+        return import_roster(request.user, source, name, dry_run=dry_run,  # type: ignore[arg-type]
+                             request=request)
+    except Invalid as refused:
+        return refused.obj
+
+
 def _preview(request: HttpRequest) -> HttpResponse:
     upload = request.FILES.get("file")
     if upload is None:
@@ -126,10 +131,8 @@ def _preview(request: HttpRequest) -> HttpResponse:
     _drop_pending(request)
     _sweep_stale()
     if upload.size > settings.ROSTER_MAX_UPLOAD_BYTES:
-        # import_roster refuses it too; answering here avoids copying it to the waiting folder.
-        report = import_roster(upload, upload.name, dry_run=True,
-                                   scope=scope_units(request.user, Cap.IMPORT_ROSTER))
-        return _render(request, report=report)
+        # The verb refuses it too; answering from the upload avoids copying it to the waiting folder.
+        return _render(request, report=_import(request, upload, upload.name, dry_run=True))
     token = secrets.token_urlsafe(24)
     path = _pending_path(token)
     assert path is not None
@@ -137,8 +140,7 @@ def _preview(request: HttpRequest) -> HttpResponse:
     with os.fdopen(fd, "wb") as out:
         for chunk in upload.chunks():
             out.write(chunk)
-    report = import_roster(path, upload.name, dry_run=True,
-                                   scope=scope_units(request.user, Cap.IMPORT_ROSTER))
+    report = _import(request, path, upload.name, dry_run=True)
     if report.ok and report.changes:
         request.session[PENDING] = {"token": token, "name": upload.name[:200], "at": time.time()}
         return _render(request, report=report, stage="preview")
@@ -156,13 +158,10 @@ def _confirm(request: HttpRequest) -> HttpResponse:
         return _render(request, status=400, form_error=_(
             "The previewed file is no longer available; upload it again."))
     try:
-        report = import_roster(path, pending["name"], dry_run=False,
-                               scope=scope_units(request.user, Cap.IMPORT_ROSTER))
+        report = _import(request, path, pending["name"], dry_run=False)
     finally:
         path.unlink(missing_ok=True)
     if report.written:
-        audit(request, "roster.import", object_type="network.roster", object_id=pending["name"][:64],
-              detail=report.audit_detail())
         messages.success(request, _("The roster was imported."))
     return _render(request, report=report, stage="done" if report.ok else "upload")
 
@@ -170,7 +169,7 @@ def _confirm(request: HttpRequest) -> HttpResponse:
 @require_GET
 @login_required
 def roster_template(request: HttpRequest) -> HttpResponse:
-    if not has_cap(request.user, Cap.IMPORT_ROSTER):  # type: ignore[arg-type]
+    if not may_import_roster(request.user):  # type: ignore[arg-type]
         raise PermissionDenied
     response = HttpResponse(build_template(), content_type=XLSX)
     response["Content-Disposition"] = content_disposition_header(True, "花名册导入模板.xlsx")

@@ -22,7 +22,13 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 from django.utils.translation import gettext as _
 
-from xinlian.screening.engine import OP_SYMBOLS, Definition, DefinitionError, load_file
+from xinlian.screening.engine import (
+    MAX_DEFINITION_BYTES,
+    OP_SYMBOLS,
+    Definition,
+    DefinitionError,
+    load_file,
+)
 from xinlian.screening.models import Instrument, RuleSet, ScreeningError
 
 from ._common import find_instrument, find_user, sync_builtin
@@ -87,9 +93,9 @@ class Command(BaseCommand):
                 self.stdout.write(_("%(file)s: cannot read: %(error)s") % {"file": name, "error": exc.strerror})
             except DefinitionError as exc:
                 failed += 1
-                self.stdout.write(_("%(file)s: %(n)d errors") % {"file": name, "n": len(exc.errors)})
-                for error in exc.errors:
-                    self.stdout.write(f"  - {error}")
+                self.stdout.write(_("%(file)s: %(n)d errors") % {"file": name, "n": exc.total})
+                for error in error_lines(exc):
+                    self.stdout.write(error)
             else:
                 self.stdout.write(_("%(file)s: OK — %(code)s v%(version)s, %(items)d items")
                                   % {"file": name, "code": spec.code, "version": spec.version,
@@ -102,15 +108,15 @@ class Command(BaseCommand):
         sync_builtin()
         by = find_user(username) if username else None
         try:
-            text = Path(file).read_bytes()
+            with Path(file).open("rb") as fh:
+                text = fh.read(MAX_DEFINITION_BYTES + 1)  # one byte over: refused, the rest unread
         except OSError as exc:
             raise CommandError(_("%(file)s: cannot read: %(error)s") % {"file": file, "error": exc.strerror}) from exc
         try:
             inst = Instrument.upload(text, by=by, filename=Path(file).name)
         except DefinitionError as exc:
             raise CommandError("\n".join([_("%(file)s: %(n)d errors; nothing was loaded.")
-                                          % {"file": file, "n": len(exc.errors)},
-                                          *(f"  - {e}" for e in exc.errors)])) from exc
+                                          % {"file": file, "n": exc.total}, *error_lines(exc)])) from exc
         except ScreeningError as exc:
             raise CommandError(" ".join(exc.messages)) from exc
         self.stdout.write(_("Loaded %(code)s v%(version)s (%(items)d items).")
@@ -146,6 +152,14 @@ class Command(BaseCommand):
                               % {"code": inst.code, "version": inst.version,
                                  "n": len({k for items in by_lang.values() for k in items}),
                                  "total": len(inst.spec.items), "counts": counts})
+
+
+def error_lines(exc: DefinitionError) -> list[str]:
+    """The listed errors of a refused file, and how many more there are (never the whole flood)."""
+    lines = [f"  - {e}" for e in exc.errors]
+    if exc.hidden:
+        lines.append("  " + _("… and %(n)d more.") % {"n": exc.hidden})
+    return lines
 
 
 def parse_wording(text: str, *, tsv: bool = False) -> tuple[dict[Instrument, dict[str, dict[str, str]]],

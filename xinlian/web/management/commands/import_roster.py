@@ -7,10 +7,9 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils.translation import gettext as _
 
-from xinlian.access.models import AuditEvent
-from xinlian.access.policy import Cap, scope_units
+from xinlian.lib.actions import Invalid, NotAllowed
+from xinlian.network.actions import import_roster
 from xinlian.network.models import User
-from xinlian.network.roster import import_roster
 
 
 class Command(BaseCommand):
@@ -32,20 +31,19 @@ class Command(BaseCommand):
             actor = User.objects.filter(username=opts["user"]).first()
             if actor is None:
                 raise CommandError(_("No user has the number “%(number)s”.") % {"number": opts["user"]})
-        scope = None if actor is None else scope_units(actor, Cap.IMPORT_ROSTER)
-        report = import_roster(path, path.name, dry_run=bool(opts["dry_run"]), scope=scope)
-        if report.errors:
+        try:
+            report = import_roster(actor, path, path.name, dry_run=bool(opts["dry_run"]))
+        except NotAllowed as exc:
+            raise CommandError(exc.text, returncode=1) from exc
+        except Invalid as exc:
             # Counts mean nothing once a row failed: validation stops before planning the writes.
-            for err in report.errors:
+            for err in exc.obj.errors:
                 self.stderr.write(str(err))
-            raise CommandError(_("%(count)d errors; nothing was written.") % {"count": len(report.errors)},
-                               returncode=1)
+            raise CommandError(_("%(count)d errors; nothing was written.") % {"count": len(exc.obj.errors)},
+                               returncode=1) from exc
         for _kind, label, c in report.rows():
             self.stdout.write(_("%(kind)s: %(created)d new, %(updated)d updated, %(unchanged)d unchanged") % {
                 "kind": label, "created": c.created, "updated": c.updated, "unchanged": c.unchanged})
-        if report.written and actor is not None:
-            AuditEvent.objects.record(actor=actor, action="roster.import", object_type="network.roster",
-                                      object_id=path.name[:64], detail=report.audit_detail())
         if report.dry_run:
             self.stdout.write(_("Dry run: nothing was written."))
         elif report.written:
