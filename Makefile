@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test test-sqlite test-postgres lint messages bench install clean serve worker
+.PHONY: demo demo-deps test test-deps test-sqlite test-postgres lint messages bench install clean serve worker
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -15,22 +15,33 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 ## make demo — migrate the embedded SQLite under var/, seed the demo school once, serve with the worker
-demo: $(STAMP) messages
+demo: demo-deps $(STAMP) messages
 	$(BIN)/xinlian demo
 
-## make test — lint, then the whole suite on SQLite and on a private PostgreSQL cluster
-test: $(STAMP) messages lint
+## gettext (and python3-venv before .venv exists), installed only when missing
+demo-deps:
+	scripts/install-test-deps.sh --demo
+
+## make test — install what the tests need from the system (apt-get, only when missing), lint
+## (ruff and the layer contract), then the whole suite on SQLite and on a private PostgreSQL cluster
+test: test-deps $(STAMP) messages lint
 	$(BIN)/pytest -q
 	scripts/with-postgres.sh $(BIN)/pytest -q
 
-test-sqlite: $(STAMP) messages
+## chromium, PostgreSQL server binaries, gettext, a CJK font: see the script
+test-deps:
+	scripts/install-test-deps.sh
+
+test-sqlite: test-deps $(STAMP) messages
 	$(BIN)/pytest -q
 
-test-postgres: $(STAMP) messages
+test-postgres: test-deps $(STAMP) messages
 	scripts/with-postgres.sh $(BIN)/pytest -q
 
+## make lint — ruff, and the layer contract of pyproject.toml's [tool.importlinter]
 lint: $(STAMP)
 	$(BIN)/ruff check xinlian tests bench
+	$(BIN)/lint-imports --no-cache --no-logo
 
 messages: $(STAMP)
 	cd xinlian && ../$(BIN)/xinlian compilemessages -v 0

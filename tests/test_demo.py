@@ -2,17 +2,29 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import io
 import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
 from collections import Counter, defaultdict
+from pathlib import Path
 
 from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import transaction
-from django.test import TestCase
+from django.test import SimpleTestCase, TestCase
 from django.urls import reverse
 
 from xinlian.network import catalogue
@@ -250,3 +262,113 @@ class SeededDemoTests(TestCase):
         self.assertEqual(self.result.guardians, Guardian.objects.count())
         self.assertGreater(self.result.duties, 0)
         self.assertEqual(Post.objects.filter(starts_on__gt=dt.date(YEAR, 9, 1)).count(), 0)
+
+
+class DemoSignalTests(SimpleTestCase):
+    """`kill -TERM` of `xinlian demo` (what a service manager or a script sends) stops the server
+    and the worker it started, with everything they started in turn; so does Ctrl-C."""
+
+    def start_demo(self) -> tuple[subprocess.Popen, int, Path]:
+        data = Path(tempfile.mkdtemp(prefix="xinlian-demo-test-"))
+        self.addCleanup(shutil.rmtree, data, True)
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        # The demo's own embedded SQLite in a temporary folder: never the test database.
+        env = {k: v for k, v in os.environ.items() if not k.startswith("XINLIAN_")}
+        env["XINLIAN_DATA_DIR"] = str(data)
+        log = (data / "demo.log").open("w")
+        self.addCleanup(log.close)
+        demo = subprocess.Popen([sys.executable, "-m", "xinlian.cli", "demo", "--students", "20",
+                                 "--port", str(port)], cwd=PROJECT_DIR, env=env, stdout=log,
+                                stderr=subprocess.STDOUT, start_new_session=True)
+        # Whatever the test's outcome, leave nothing running (the whole session, by its id).
+        self.addCleanup(_kill_session, demo)
+        deadline = time.monotonic() + 180
+        while True:
+            self.assertIsNone(demo.poll(), (data / "demo.log").read_text())
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/login/", timeout=2) as r:
+                    if r.status == 200:
+                        break
+            except OSError:
+                pass
+            self.assertLess(time.monotonic(), deadline, (data / "demo.log").read_text())
+            time.sleep(0.5)
+        return demo, port, data
+
+    def assert_stops_on(self, sig: int) -> None:
+        demo, port, data = self.start_demo()
+        running = _session(demo.pid)
+        # the demo, the worker, granian and its worker process at least
+        self.assertGreaterEqual(len(running), 4, running)
+        os.kill(demo.pid, sig)
+        # Within a few seconds, under the demo's 10 s grace: they left on SIGTERM, not SIGKILL.
+        deadline = time.monotonic() + 8
+        while _session(demo.pid) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        log = (data / "demo.log").read_text()
+        self.assertEqual(_session(demo.pid), set(), log)
+        self.assertEqual(demo.wait(timeout=1), 0, log)  # a zombie by now: it has exited
+        with self.assertRaises(OSError):
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/login/", timeout=2)
+        # The demo said which processes it started, and those were the ones that ran.
+        match = re.search(r"server pid (\d+), worker pid (\d+)", log)
+        self.assertIsNotNone(match, log)
+        self.assertLessEqual({int(match[1]), int(match[2])}, running)
+
+    def test_a_server_that_cannot_start_stops_the_worker_too(self):
+        data = Path(tempfile.mkdtemp(prefix="xinlian-demo-test-"))
+        self.addCleanup(shutil.rmtree, data, True)
+        env = {k: v for k, v in os.environ.items() if not k.startswith("XINLIAN_")}
+        env["XINLIAN_DATA_DIR"] = str(data)
+        with socket.socket() as taken:  # the port is someone else's
+            taken.bind(("127.0.0.1", 0))
+            taken.listen()
+            demo = subprocess.Popen(
+                [sys.executable, "-m", "xinlian.cli", "demo", "--students", "20",
+                 "--port", str(taken.getsockname()[1])], cwd=PROJECT_DIR, env=env,
+                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+            self.addCleanup(_kill_session, demo)
+            out, _err = demo.communicate(timeout=180)
+        self.assertEqual(demo.returncode, 1, out)
+        self.assertIn("demo: the server stopped", out)
+        self.assertEqual(_session(demo.pid), set(), out)
+
+    def test_sigterm_stops_server_and_worker(self):
+        self.assert_stops_on(signal.SIGTERM)
+
+    def test_sigint_stops_server_and_worker(self):
+        self.assert_stops_on(signal.SIGINT)
+
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+
+
+def _proc_stat(pid: int) -> tuple[str, int] | None:
+    """(state, session id) of a process from /proc, or None when it is gone."""
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = text[text.rindex(")") + 2:].split()  # the name may hold spaces and parentheses
+    return fields[0], int(fields[3])
+
+
+def _session(sid: int) -> set[int]:
+    """Every running process of the session the demo leads: its children, and theirs, even
+    once they are orphaned (a zombie waiting to be reaped has stopped)."""
+    pids = set()
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and (stat := _proc_stat(int(entry.name))):
+            if stat[1] == sid and stat[0] != "Z":
+                pids.add(int(entry.name))
+    return pids
+
+
+def _kill_session(demo: subprocess.Popen) -> None:
+    for pid in _session(demo.pid):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        demo.wait(timeout=5)

@@ -40,6 +40,28 @@ class ProductionSettingsTests(SimpleTestCase):
         self.assertEqual(result.returncode, 0, result.stdout + result.stderr)
 
 
+class EnvironmentNameTests(SimpleTestCase):
+    """XINLIAN_ENV is development or production: a typo must not quietly mean development
+    (DEBUG on, the dev keys) on a server that was meant to run production."""
+
+    def test_unknown_environment_refuses_to_start(self):
+        for value in ("prod", "Production", "staging", " production"):
+            with self.subTest(value=value):
+                result = run_cli("check", env={"XINLIAN_ENV": value})
+                self.assertNotEqual(result.returncode, 0, result.stdout)
+                self.assertIn(f"XINLIAN_ENV={value!r} is not an environment", result.stderr)
+                self.assertIn("development, production", result.stderr)
+
+    def test_known_environments_start(self):
+        ok = run_cli("check", env={"XINLIAN_ENV": "development"})
+        self.assertEqual(ok.returncode, 0, ok.stderr)
+        unset = run_cli("check", env={"XINLIAN_ENV": ""})  # empty is unset, as for every XINLIAN_*
+        self.assertEqual(unset.returncode, 0, unset.stderr)
+        # production is known: it gets past the name to its own refusal of dev defaults
+        production = run_cli("check", env={"XINLIAN_ENV": "production"})
+        self.assertIn("Refusing to start in production", production.stderr)
+
+
 class MigrationsTests(TestCase):
     def test_no_pending_migrations(self):
         out = StringIO()

@@ -28,7 +28,15 @@ def env_list(name: str, default: str) -> list[str]:
     return [item.strip() for item in env(name, default).split(",") if item.strip()]
 
 
-ENVIRONMENT = env("ENV", "development")
+ENVIRONMENTS = ("development", "production")
+# Empty counts as unset, as for every XINLIAN_* variable; anything else must be spelt exactly:
+# a typo such as "prod" would otherwise run production on DEBUG and the dev keys.
+ENVIRONMENT = env("ENV") or "development"
+if ENVIRONMENT not in ENVIRONMENTS:
+    raise ImproperlyConfigured(
+        f"XINLIAN_ENV={ENVIRONMENT!r} is not an environment Xinlian knows: "
+        f"use one of {', '.join(ENVIRONMENTS)} (default development)."
+    )
 PRODUCTION = ENVIRONMENT == "production"
 
 DEV_SECRET_KEY = "dev-only-xinlian-secret-key-never-use-in-production-0123456789abcdef"
