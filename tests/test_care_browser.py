@@ -157,3 +157,56 @@ class LinkageInTheBrowserTests(StaticLiveServerTestCase):
         desk.goto(f"{self.live_server_url}/care/report/")
         self.shot(desk, "laptop-report")
         desk.context.close()
+
+
+class BreakGlassInTheBrowserTests(StaticLiveServerTestCase):
+    """A head teacher outside the case team opens a case on a phone: the restricted page, a
+    typed reason, then the case with the note form only (break-glass reads and adds a note)."""
+
+    def setUp(self) -> None:
+        NetworkTestCase.setUpTestData.__func__(type(self))  # type: ignore[attr-defined]
+        ARTIFACTS.mkdir(exist_ok=True)
+
+    def test_break_glass_reads_and_adds_a_note_only(self) -> None:
+        from playwright.sync_api import sync_playwright
+
+        from xinlian.access.models import AuditEvent, AuditResult
+        from xinlian.care.models import BreakGlass, Case
+
+        case = Case.open_for(self.student_a1, by=self.director)
+        case.add_record("safety_plan", author=self.director,
+                        data={"warning_signs": "夜里不睡、反复道歉", "contacts": "母亲、辅导员"})
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+            try:
+                page = browser.new_context(**PHONE, locale="zh-CN").new_page()
+                page.goto(f"{self.live_server_url}/login/?next=/care/cases/{case.pk}/")
+                page.fill("input[name=username]", "T1002")  # 吴老师, head teacher of A1
+                page.fill("input[name=password]", PASSWORD)
+                page.click("button[type=submit].btn-primary")
+                page.wait_for_url(f"**/care/cases/{case.pk}/")
+                self.assertNotIn("夜里不睡", page.inner_text("main"))  # restricted until the glass
+                self.assertTrue(page.evaluate(NO_OVERFLOW), "the restricted page overflows on a phone")
+                page.screenshot(path=str(ARTIFACTS / "care-phone-break-glass.png"), full_page=True)
+                page.fill("textarea[name=reason]", "晚自习后学生情绪激动，需要立即了解安全计划")
+                page.click("button.xl-call")
+                page.wait_for_selector("#case-records")
+                main = page.inner_text("main")
+                self.assertIn("夜里不睡", main)  # the safety plan is readable now
+                # Only the note form is offered: no other record kind, no team, no closure.
+                self.assertEqual(page.locator(".xl-adders details").count(), 1)
+                self.assertEqual(page.locator("#add-note").count(), 1)
+                self.assertEqual(page.locator("#team-title, #close-title").count(), 0)
+                page.click("#add-note summary")
+                page.fill("#add-note textarea", "已电话联系宿舍，学生在室友陪同下")
+                page.click("#add-note button[type=submit]")
+                page.wait_for_selector("#case-records .xl-record >> text=已电话联系宿舍")
+                self.assertTrue(page.evaluate(NO_OVERFLOW), "the case page overflows on a phone")
+                page.screenshot(path=str(ARTIFACTS / "care-phone-break-glass-note.png"),
+                                full_page=True)
+            finally:
+                browser.close()
+        self.assertEqual(BreakGlass.objects.filter(case=case, user=self.head_teacher_a1).count(), 1)
+        self.assertEqual(case.records.filter(kind="note", author=self.head_teacher_a1).count(), 1)
+        self.assertTrue(AuditEvent.objects.filter(action="case.break_glass",
+                                                  result=AuditResult.BREAK_GLASS).exists())
