@@ -46,6 +46,7 @@ from xinlian.lib.spreadsheet import write_xlsx
 from xinlian.network.models import Unit, UnitKind, User
 
 from . import access, reports
+from .engine import DefinitionError
 from .forms import CampaignForm, GuardianConsentForm, InterviewForm
 from .models import (
     Assignment,
@@ -635,6 +636,27 @@ def instrument_library(request: HttpRequest) -> Library:
     _require_centre(user)
     instruments = list(Instrument.objects.select_related("uploaded_by").order_by("code", "-created_at"))
     return Library(instruments, bool(access.managed_schools(user)))
+
+
+def upload_instrument(request: HttpRequest, text: bytes, filename: str) -> Instrument:
+    """A centre's own instrument file (the centre director's). A malformed file is Invalid with
+    every error listed (capped by the engine: a hostile file once made an 82 MB page) in
+    ``errors["file"]``; ``obj`` is the total count. Nothing is saved unless the file is sound."""
+    user = _user(request)
+    if not access.managed_schools(user):
+        raise NotAllowed
+    try:
+        inst = Instrument.upload(text, by=user, filename=filename)
+    except DefinitionError as error:
+        shown = list(error.errors)
+        if error.hidden:
+            shown.append(_("… and %(n)d more.") % {"n": error.hidden})
+        raise ScreeningInvalid(code="definition", errors={"file": shown}, obj=error.total) from error
+    except ScreeningError as error:
+        raise ScreeningInvalid(code=error.code or "definition", errors={"file": list(error.messages)},
+                               obj=len(error.messages)) from error
+    audit(request, "screening.instrument.upload", inst)
+    return inst
 
 
 def read_instrument(request: HttpRequest, pk: int) -> Instrument:

@@ -26,13 +26,13 @@ from django.utils.translation import ngettext, pgettext
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from xinlian.access.adapters import page_errors
-from xinlian.access.policy import Cap, audit, has_cap
+from xinlian.access.policy import Cap, has_cap
 from xinlian.care.templatetags.care import level_settings
 from xinlian.lib.actions import Invalid
 from xinlian.network.models import Unit, UnitKind, User
 
 from . import access, actions, reports
-from .engine import OP_SYMBOLS, DefinitionError
+from .engine import OP_SYMBOLS
 from .forms import CampaignForm, GuardianConsentForm, InstrumentUploadForm, InterviewForm
 from .models import (
     Campaign,
@@ -40,7 +40,6 @@ from .models import (
     InterviewStatus,
     Result,
     RuleSet,
-    ScreeningError,
 )
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -504,9 +503,8 @@ def instrument_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 def instrument_upload(request: HttpRequest) -> HttpResponse:
     """A centre's own instrument file; on a malformed file every error is listed, nothing saved."""
-    user = _user(request)
-    if not access.managed_schools(user):
-        raise PermissionDenied
+    if not access.managed_schools(_user(request)):
+        raise PermissionDenied  # before reading an upload at all; the verb asks again
     errors: list[str] = []
     error_count = 0
     status = 200
@@ -515,18 +513,11 @@ def instrument_upload(request: HttpRequest) -> HttpResponse:
         if form.is_valid():
             upload = form.cleaned_data["file"]
             try:
-                inst = Instrument.upload(upload.read(), by=user, filename=upload.name)
-            except DefinitionError as error:
-                # Capped by the engine (a hostile file's errors made an 82 MB page); say how many more.
-                errors = list(error.errors)
-                error_count = error.total
-                if error.hidden:
-                    errors.append(_("… and %(n)d more.") % {"n": error.hidden})
-            except ScreeningError as error:
-                errors = list(error.messages)
-                error_count = len(errors)
+                inst = actions.upload_instrument(request, upload.read(), upload.name)
+            except Invalid as refused:
+                errors = [str(e) for e in refused.errors.get("file", [])] or [refused.text]
+                error_count = refused.obj or len(errors)
             else:
-                audit(request, "screening.instrument.upload", inst)
                 messages.success(request, _("%(name)s is loaded.") % {"name": str(inst)})
                 return redirect("screening:instrument-detail", pk=inst.pk)
         status = 400
