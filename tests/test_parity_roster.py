@@ -144,6 +144,45 @@ class ParityTests(RosterWebTestCase):
         self.assertEqual(cli_stored, before)
 
 
+class ExportParityTests(RosterWebTestCase):
+    """The export is one verb too (``network.actions.export_roster``): the page and
+    ``xinlian export-roster`` give the same students and the same audit row; without the
+    capability both refuse and write nothing."""
+
+    def export_rows(self, data: bytes) -> list[tuple]:
+        wb = load_workbook(io.BytesIO(data), read_only=True)
+        return [tuple(r) for ws in wb.worksheets for r in ws.iter_rows(values_only=True)]
+
+    def audit_rows(self) -> list[tuple]:
+        return list(AuditEvent.objects.filter(action="roster.export").order_by("pk").values_list(
+            "actor__username", "object_type", "object_id", "result", "detail"))
+
+    def test_page_and_cli_export_the_same(self) -> None:
+        for persona, number in (("counsellor_a", "T1001"), ("director", "T1004")):
+            with self.subTest(persona):
+                self.login(persona)
+                start = AuditEvent.objects.count()
+                page = self.client.get(reverse("roster-export"))
+                self.assertEqual(page.status_code, 200)
+                page_audit = self.audit_rows()[-1]
+                with tempfile.TemporaryDirectory() as tmp:
+                    out = Path(tmp) / "out.xlsx"
+                    call_command("export_roster", "--user", number, "-o", str(out), stdout=io.StringIO())
+                    cli_rows = self.export_rows(out.read_bytes())
+                self.assertEqual(self.export_rows(page.content), cli_rows)
+                self.assertEqual(self.audit_rows()[-1], page_audit)
+                self.assertEqual(AuditEvent.objects.count(), start + 2)
+                self.assertEqual(page_audit[0], number)
+
+    def test_without_the_capability_both_refuse(self) -> None:
+        self.login("committee_a1")
+        self.assertEqual(self.client.get(reverse("roster-export")).status_code, 403)
+        with self.assertRaises(CommandError):
+            call_command("export_roster", "--user", self.committee_a1.username, "-o", "/dev/null",
+                         stdout=io.StringIO())
+        self.assertEqual(self.audit_rows(), [])
+
+
 class AuditInTheSameTransactionTests(RosterWebTestCase):
     def test_no_audit_row_no_rows(self) -> None:
         # An audit row without an object is refused (IncompleteAuditRow): a file without a name

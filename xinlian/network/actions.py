@@ -15,11 +15,12 @@ from django.http import HttpRequest
 from django.template.defaultfilters import filesizeformat
 from django.utils.translation import gettext as _
 
-from xinlian.access.policy import Cap, audit, has_cap, scope_units
+from xinlian.access.policy import Cap, audit, has_cap, scope_label, scope_units, visible_students
 from xinlian.lib.actions import Invalid, NotAllowed
 
 from .models import User
 from .roster import ImportReport, import_file
+from .roster import export_roster as build_export
 
 # Multipart framing around the file: a request larger than the limit plus this cannot hold a valid file.
 UPLOAD_OVERHEAD = 64 * 1024
@@ -73,3 +74,17 @@ def import_roster(actor: User | None, source: str | os.PathLike[str] | IO[bytes]
     if not report.ok:
         raise Invalid(report.error_summary(), obj=report)
     return report
+
+
+def export_roster(actor: User, *, request: HttpRequest | None = None) -> tuple[bytes, int]:
+    """The students in ``actor``'s export scope as .xlsx bytes (formula-safe), and how many.
+
+    NotAllowed without ``Cap.EXPORT_ROSTER``; every export leaves a ``roster.export`` audit row
+    naming the scope and the count (never the names). The page and ``xinlian export-roster``
+    both call this."""
+    if not has_cap(actor, Cap.EXPORT_ROSTER):
+        raise NotAllowed(_("You may not export the roster."))
+    data, count = build_export(visible_students(actor, Cap.EXPORT_ROSTER))
+    audit(request, "roster.export", object_type="network.roster",
+          object_id=scope_label(actor, Cap.EXPORT_ROSTER), detail=str(count), user=actor)
+    return data, count

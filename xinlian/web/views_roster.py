@@ -28,10 +28,14 @@ from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_GET, require_http_methods
 
 from xinlian.access.adapters import page_errors
-from xinlian.access.policy import Cap, audit, has_cap, scope_label, visible_students
 from xinlian.lib.actions import Invalid
-from xinlian.network.actions import import_roster, may_import_roster, upload_too_large
-from xinlian.network.roster import ImportReport, build_template, export_roster
+from xinlian.network.actions import (
+    export_roster,
+    import_roster,
+    may_import_roster,
+    upload_too_large,
+)
+from xinlian.network.roster import ImportReport, build_template
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 PENDING = "roster_import_pending"
@@ -178,13 +182,9 @@ def roster_template(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 @login_required
+@page_errors
 def roster_export(request: HttpRequest) -> HttpResponse:
-    user = request.user
-    if not has_cap(user, Cap.EXPORT_ROSTER):  # type: ignore[arg-type]
-        raise PermissionDenied
-    data, count = export_roster(visible_students(user, Cap.EXPORT_ROSTER))  # type: ignore[arg-type]
-    audit(request, "roster.export", object_type="network.roster",
-          object_id=scope_label(user, Cap.EXPORT_ROSTER), detail=str(count))  # type: ignore[arg-type]
+    data, _count = export_roster(request.user, request=request)  # type: ignore[arg-type]
     response = HttpResponse(data, content_type=XLSX)
     filename = f"roster-{timezone.localdate():%Y%m%d}.xlsx"
     response["Content-Disposition"] = content_disposition_header(True, filename)

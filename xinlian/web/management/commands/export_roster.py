@@ -7,10 +7,9 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils.translation import gettext as _
 
-from xinlian.access.models import AuditEvent
-from xinlian.access.policy import Cap, has_cap, scope_label, visible_students
+from xinlian.lib.actions import NotAllowed
+from xinlian.network.actions import export_roster
 from xinlian.network.models import User
-from xinlian.network.roster import export_roster
 
 
 class Command(BaseCommand):
@@ -25,11 +24,10 @@ class Command(BaseCommand):
         user = User.objects.filter(username=opts["user"], is_active=True).first()
         if user is None:
             raise CommandError(_("No user has the number “%(number)s”.") % {"number": opts["user"]})
-        if not has_cap(user, Cap.EXPORT_ROSTER):
-            raise CommandError(_("%(number)s may not export the roster.") % {"number": user.username})
-        data, count = export_roster(visible_students(user, Cap.EXPORT_ROSTER))
+        try:
+            data, count = export_roster(user)
+        except NotAllowed:
+            raise CommandError(_("%(number)s may not export the roster.") % {"number": user.username}) from None
         Path(str(opts["output"])).write_bytes(data)
-        AuditEvent.objects.record(actor=user, action="roster.export", object_type="network.roster",
-                                  object_id=scope_label(user, Cap.EXPORT_ROSTER), detail=str(count))
         self.stdout.write(_("%(count)d students written to %(path)s.") % {"count": count, "path": opts["output"]})
 
