@@ -213,6 +213,29 @@ DEFAULT_FROM_EMAIL = env("EMAIL_FROM", "xinlian@localhost")
 SITE_URL = env("SITE_URL", "http://127.0.0.1:8000")
 # Seconds the worker waits on a group robot (or the SMTP server) before counting an attempt failed.
 WEBHOOK_TIMEOUT = float(env("WEBHOOK_TIMEOUT", "5"))
+# Alerts to one person's phone (xinlian/notify/personal.py, sms.py). Unset: the channel is off.
+WECOM_API_URL = env("WECOM_API_URL", "https://qyapi.weixin.qq.com")
+WECOM_CORP_ID = env("WECOM_CORP_ID")
+WECOM_CORP_SECRET = env("WECOM_CORP_SECRET")
+WECOM_AGENT_ID = env("WECOM_AGENT_ID")
+DINGTALK_API_URL = env("DINGTALK_API_URL", "https://oapi.dingtalk.com")
+DINGTALK_APP_KEY = env("DINGTALK_APP_KEY")
+DINGTALK_APP_SECRET = env("DINGTALK_APP_SECRET")
+DINGTALK_AGENT_ID = env("DINGTALK_AGENT_ID")
+SMS_BACKEND = env("SMS_BACKEND")  # "aliyun", "tencent" or empty (no SMS)
+SMS_API_URL = env("SMS_API_URL")  # empty: the backend's public endpoint
+SMS_ACCESS_KEY_ID = env("SMS_ACCESS_KEY_ID")
+SMS_ACCESS_KEY_SECRET = env("SMS_ACCESS_KEY_SECRET")
+SMS_SIGN_NAME = env("SMS_SIGN_NAME")
+SMS_TEMPLATE_ID = env("SMS_TEMPLATE_ID")
+SMS_SDK_APP_ID = env("SMS_SDK_APP_ID")  # Tencent Cloud only
+SMS_REGION = env("SMS_REGION")
+# A failing push hands over to SMS after this many failed attempts (an unknown user id at once).
+PUSH_FALLBACK_AFTER_ATTEMPTS = int(env("PUSH_FALLBACK_AFTER_ATTEMPTS", "2"))
+# Messages per second each worker sends per personal channel (the providers' usual limit is 20).
+PERSONAL_RATE_PER_SECOND = int(env("PERSONAL_RATE_PER_SECOND", "20"))
+# How long a one-tap acknowledgement link in a personal message stays valid.
+ONETAP_MAX_AGE_MINUTES = int(env("ONETAP_MAX_AGE_MINUTES", "30"))
 EMAIL_BACKEND = env(
     "EMAIL_BACKEND",
     "django.core.mail.backends.smtp.EmailBackend"

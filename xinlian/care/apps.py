@@ -13,3 +13,11 @@ class CareConfig(AppConfig):
 
         jobs.register("follow-ups", raise_overdue_follow_ups)
         jobs.register("escalations", fire_due_escalations)
+
+        # "SMS if not acknowledged in N minutes": the worker asks before it sends.
+        from xinlian.notify import hooks
+
+        from .models import Alert, AlertStatus
+
+        hooks.register_alert_is_open(
+            lambda pk: Alert.objects.filter(pk=pk, status=AlertStatus.OPEN).exists())

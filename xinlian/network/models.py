@@ -161,7 +161,11 @@ class User(AbstractUser):
 
     full_name = models.CharField(pgettext_lazy("person", "name"), max_length=64)
     kind = models.CharField(_("kind"), max_length=8, choices=PersonKind.choices, default=PersonKind.STAFF)
-    phone = models.CharField(_("phone"), max_length=32, blank=True, validators=[validate_phone])
+    # A personal mobile is sensitive: encrypted at rest, like a guardian's phone (SMS alerts go to it).
+    phone = EncryptedTextField(_("phone"), blank=True, default="", validators=[validate_phone])
+    # The person's ids on the school's WeCom / DingTalk, for alerts sent to them personally.
+    wecom_userid = models.CharField(_("WeCom user id"), max_length=64, blank=True)
+    dingtalk_userid = models.CharField(_("DingTalk user id"), max_length=64, blank=True)
 
     objects = UserManager()
     REQUIRED_FIELDS = ["full_name"]

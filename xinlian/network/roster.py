@@ -64,6 +64,8 @@ from .models import (
 )
 
 STUDENTS, STAFF, POSTS, GUARDIANS = "students", "staff", "posts", "guardians"
+# A staff member's ids on the school's WeCom / DingTalk (personal alert messages).
+CHANNEL_ID_KEYS = ("wecom_userid", "dingtalk_userid")
 KINDS = (STUDENTS, STAFF, POSTS, GUARDIANS)
 KIND_LABELS = {
     STUDENTS: gettext_lazy("Students"),
@@ -155,9 +157,19 @@ SPECS: tuple[SheetSpec, ...] = (
             Column("department_code", "部门代码", "Department code", False, ("department", "unit code"),
                    "所属部门/学院的单位代码，可留空。", "Code of the staff member's unit; optional."),
             Column("title", "职务", "Job title", False, ("title", "position"), "职务或职称，可留空。", "Job title; optional."),
-            Column("phone", "电话", "Phone", False, ("手机", "手机号", "mobile"), "手机或座机，可留空。", "Mobile or landline; optional."),
+            Column("phone", "电话", "Phone", False, ("手机", "手机号", "mobile"),
+                   "手机或座机，可留空；手机号用于短信预警（加密保存）。",
+                   "Mobile or landline; optional. A mobile receives alert SMS (stored encrypted)."),
+            Column("wecom_userid", "企业微信账号", "WeCom user id", False,
+                   ("企业微信", "企业微信userid", "企业微信id", "wecom", "wecom id", "wecom userid"),
+                   "企业微信通讯录中的账号（UserID），用于个人预警消息；可留空。",
+                   "The person's UserID in the school's WeCom, for personal alert messages; optional."),
+            Column("dingtalk_userid", "钉钉账号", "DingTalk user id", False,
+                   ("钉钉", "钉钉userid", "钉钉id", "dingtalk", "dingtalk id", "dingtalk userid"),
+                   "钉钉通讯录中的 userid，用于个人工作通知；可留空。",
+                   "The person's userid in the school's DingTalk, for personal work notifications; optional."),
         ),
-        ("T2023001", "李老师", "CS", "辅导员", "13800138000"),
+        ("T2023001", "李老师", "CS", "辅导员", "13800138000", "LiLaoShi", ""),
     ),
     SheetSpec(
         POSTS, "岗位", "Posts", ("岗位", "任职", "posts", "post", "roles"),
@@ -418,6 +430,8 @@ class _UserInfo:
     kind: str
     student_id: int | None
     staff_id: int | None
+    wecom_userid: str = ""
+    dingtalk_userid: str = ""
 
 
 @dataclass
@@ -564,7 +578,8 @@ class _Importer:
                     self.units[code] = _UnitInfo(pk, code, kind, path)
         for chunk in _chunks(sorted(numbers)):
             rows = User.objects.filter(username__in=chunk).values_list(
-                "id", "username", "full_name", "phone", "kind", "student__id", "staff__id")
+                "id", "username", "full_name", "phone", "kind", "student__id", "staff__id",
+                "wecom_userid", "dingtalk_userid")
             for row in rows:
                 self.users[row[1]] = _UserInfo(*row)
 
@@ -841,15 +856,18 @@ class _Importer:
     def _new_user(self, number: str, kind: str, fields: dict[str, Any]) -> User:
         # An unusable password without hashing: accounts are activated later, not by the roster.
         return User(username=number, kind=kind, full_name=fields["full_name"],
-                    phone=fields.get("phone") or "", is_active=True, date_joined=self.now,
+                    phone=fields.get("phone") or "", wecom_userid=fields.get("wecom_userid") or "",
+                    dingtalk_userid=fields.get("dingtalk_userid") or "", is_active=True, date_joined=self.now,
                     password=UNUSABLE_PASSWORD_PREFIX + secrets.token_hex(20))
 
     @staticmethod
     def _user_changes(info: _UserInfo, fields: dict[str, Any], kind: str) -> tuple[int, dict[str, Any]] | None:
         new = {"full_name": fields["full_name"], "kind": kind}
-        if "phone" in fields:
-            new["phone"] = fields["phone"]
-        old = {"full_name": info.full_name, "kind": info.kind, "phone": info.phone}
+        for key in ("phone", *CHANNEL_ID_KEYS):
+            if key in fields:
+                new[key] = fields[key]
+        old = {"full_name": info.full_name, "kind": info.kind, "phone": info.phone,
+               "wecom_userid": info.wecom_userid, "dingtalk_userid": info.dingtalk_userid}
         diff = {k: v for k, v in new.items() if old[k] != v}
         return (info.id, diff) if diff else None
 
@@ -872,6 +890,9 @@ class _Importer:
                 staff_fields["title"] = self.optional_text(sheet, row, values, "title")
             if "phone" in h:
                 user_fields["phone"] = self.phone(sheet, row, values, required=False)
+            for key in CHANNEL_ID_KEYS:
+                if key in h:
+                    user_fields[key] = self.optional_text(sheet, row, values, key)
             if number is not None and not self.claim_number(sheet, row, number):
                 number = None
             if number is not None:
@@ -1264,7 +1285,7 @@ def import_file(source: str | os.PathLike[str] | IO[bytes], filename: str | None
 # Template and export
 # ---------------------------------------------------------------------------------------------
 
-TEXT_KEYS = {"number", "student_number", "phone"}
+TEXT_KEYS = {"number", "student_number", "phone", "wecom_userid", "dingtalk_userid"}
 
 
 def build_template() -> bytes:

@@ -17,7 +17,7 @@ from django.utils.translation import gettext_lazy as _
 
 from xinlian.access.admin import ReadOnlyAdmin, ScopedAdmin, managed_units, people_in_scope
 
-from .models import Delivery, Robot
+from .models import ChannelPolicy, Delivery, OfficeHours, Robot
 from .services import LEVEL_LABELS
 
 
@@ -110,3 +110,44 @@ class RobotAdmin(ScopedAdmin):
     @admin.display(boolean=True, description=_("signing secret set"))
     def has_secret(self, obj: Robot) -> bool:
         return bool(obj.secret)
+
+
+# --- the channel policy and office hours ---------------------------------------------------------
+
+
+@admin.register(ChannelPolicy)
+class ChannelPolicyAdmin(ScopedAdmin):
+    """One policy per level for the whole installation (shipped by the migration): the centre
+    edits them, nobody adds or deletes one (a missing level falls back to the defaults)."""
+
+    list_display = ["level", "email", "push", "sms", "sms_after_minutes", "hold_in_quiet_hours"]
+    readonly_fields = ["level"]
+    fields = ["level", "email", "push", "sms", "sms_after_minutes", "hold_in_quiet_hours"]
+    ordering = ["pk"]
+
+    def scope(self, request: HttpRequest, qs: QuerySet) -> QuerySet:
+        return qs
+
+    def has_add_permission(self, request: HttpRequest, *args: Any) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(OfficeHours)
+class OfficeHoursAdmin(ScopedAdmin):
+    """The centre's office hours (Asia/Shanghai): out of them is "night" for the channel policy
+    and the duty rota. One row, shipped by the migration."""
+
+    list_display = ["start", "end", "weekdays"]
+    fields = ["start", "end", "weekdays"]
+
+    def scope(self, request: HttpRequest, qs: QuerySet) -> QuerySet:
+        return qs
+
+    def has_add_permission(self, request: HttpRequest, *args: Any) -> bool:
+        return not OfficeHours.objects.exists() and super().has_add_permission(request, *args)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

@@ -28,12 +28,24 @@ class Channel(models.TextChoices):
     INBOX = "inbox", _("In-app inbox")
     EMAIL = "email", _("Email")
     WEBHOOK = "webhook", _("Group robot")
+    WECOM_APP = "wecom_app", _("WeCom (企业微信) message")
+    DINGTALK_APP = "dingtalk_app", _("DingTalk (钉钉) work notification")
+    SMS = "sms", _("SMS")
+    # Nothing sent: the person has no channel that reaches them. Recorded as failed, so that
+    # the centre sees who cannot be reached and fixes it.
+    UNREACHABLE = "unreachable", _("No channel to the person")
+
+
+PERSONAL_CHANNELS = (Channel.WECOM_APP, Channel.DINGTALK_APP, Channel.SMS)
+PUSH_CHANNELS = (Channel.WECOM_APP, Channel.DINGTALK_APP)
 
 
 class DeliveryStatus(models.TextChoices):
     PENDING = "pending", _("Pending")
     SENT = "sent", _("Sent")
     FAILED = "failed", _("Failed")
+    # A conditional message whose condition no longer held (the alert was acknowledged first).
+    SKIPPED = "skipped", _("Not needed")
 
 
 class RobotKind(models.TextChoices):
@@ -70,7 +82,7 @@ class Robot(models.Model):
 class DeliveryQuerySet(models.QuerySet["Delivery"]):
     def due(self, now: dt.datetime | None = None) -> DeliveryQuerySet:
         return (self.filter(status=DeliveryStatus.PENDING, next_attempt_at__lte=now or timezone.now())
-                .exclude(channel=Channel.INBOX))
+                .exclude(channel__in=(Channel.INBOX, Channel.UNREACHABLE)))
 
     def inbox_of(self, user) -> DeliveryQuerySet:  # noqa: ANN001
         return self.filter(channel=Channel.INBOX, recipient=user)
@@ -103,6 +115,13 @@ class Delivery(models.Model):
 
     key = models.UUIDField(_("idempotency key"), default=uuid.uuid4, unique=True, editable=False)
     channel = models.CharField(_("channel"), max_length=12, choices=Channel.choices)
+    # The alert a personal message is about (an id, not a key: notify does not know care).
+    # With ``only_if_open`` the worker asks care's hook before sending and skips the message
+    # once the alert has been acknowledged ("SMS if not acknowledged in N minutes").
+    alert_id = models.BigIntegerField(null=True, blank=True)
+    only_if_open = models.BooleanField(default=False)
+    # A personal push that cannot get through hands over to this channel (push → SMS), once.
+    fallback = models.CharField(_("fallback"), max_length=12, choices=Channel.choices, blank=True)
     recipient = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, null=True,
                                   blank=True, related_name="deliveries")
     robot = models.ForeignKey(Robot, on_delete=models.CASCADE, null=True, blank=True,
@@ -140,10 +159,12 @@ class Delivery(models.Model):
             params = {k: (gettext(v) if k.endswith("_label") else v) for k, v in self.params.items()}
             return gettext(self.message) % params
 
-    def mark_failed_attempt(self, error: str) -> None:
+    def mark_failed_attempt(self, error: str, *, final: bool = False) -> None:
+        """Count a failed attempt; ``final`` (an answer that no retry can change, such as an
+        unknown user id) fails the delivery at once."""
         self.attempts += 1
         self.last_error = error[:255]
-        if self.attempts >= self.MAX_ATTEMPTS:
+        if final or self.attempts >= self.MAX_ATTEMPTS:
             self.status = DeliveryStatus.FAILED
         else:  # exponential backoff: 10 s, 20 s, 40 s ...
             self.next_attempt_at = timezone.now() + dt.timedelta(seconds=10 * 2 ** (self.attempts - 1))
@@ -152,13 +173,124 @@ class Delivery(models.Model):
     def retry(self) -> bool:
         """Give a failed delivery a fresh round of attempts, due now (the centre's "retry").
         False when it was no longer failed (a second click, or retried by someone else)."""
-        changed = Delivery.objects.filter(pk=self.pk, status=DeliveryStatus.FAILED).update(
+        changed = Delivery.objects.filter(pk=self.pk, status=DeliveryStatus.FAILED).exclude(
+            channel=Channel.UNREACHABLE).update(
             status=DeliveryStatus.PENDING, attempts=0, next_attempt_at=timezone.now())
         self.refresh_from_db()
         return bool(changed)
+
+    def mark_skipped(self) -> None:
+        self.status = DeliveryStatus.SKIPPED
+        self.save(update_fields=["status"])
 
     def mark_sent(self) -> None:
         self.status = DeliveryStatus.SENT
         self.attempts += 1
         self.sent_at = timezone.now()
         self.save(update_fields=["status", "attempts", "sent_at"])
+
+
+# --- the channel policy -------------------------------------------------------------------------
+
+
+class When(models.TextChoices):
+    NEVER = "never", _("Never")
+    ALWAYS = "always", _("Day and night")
+    IN_HOURS = "in_hours", _("In office hours")
+    OUT_OF_HOURS = "out_hours", _("Out of office hours")
+
+    @classmethod
+    def holds(cls, when: str, out_of_hours: bool) -> bool:
+        return (when == cls.ALWAYS or (when == cls.IN_HOURS and not out_of_hours)
+                or (when == cls.OUT_OF_HOURS and out_of_hours))
+
+
+class ChannelPolicy(models.Model):
+    """Which channels an alert of one level takes, by time of day. The in-app inbox always gets
+    it (it is the record); group robots follow their own levels."""
+
+    level = models.CharField(_("level"), max_length=8, unique=True,
+                             choices=[("red", _("red")), ("orange", _("orange")), ("yellow", _("yellow"))])
+    email = models.CharField(_("e-mail"), max_length=9, choices=When.choices, default=When.ALWAYS)
+    push = models.CharField(_("personal push (WeCom / DingTalk)"), max_length=9, choices=When.choices,
+                            default=When.ALWAYS)
+    sms = models.CharField(_("SMS"), max_length=9, choices=When.choices, default=When.ALWAYS)
+    sms_after_minutes = models.PositiveSmallIntegerField(
+        _("SMS only if not acknowledged within (minutes)"), default=0,
+        help_text=_("0: the SMS goes at once, with the push."))
+    hold_in_quiet_hours = models.BooleanField(
+        _("hold until office hours"), default=False,
+        help_text=_("Out of office hours, e-mail and push wait until office hours begin."))
+
+    class Meta:
+        verbose_name = _("channel policy")
+        verbose_name_plural = _("channel policies")
+        ordering = ["pk"]
+
+    def __str__(self) -> str:
+        return str(self.get_level_display())
+
+    DEFAULTS = {
+        "red": {"email": When.ALWAYS, "push": When.ALWAYS, "sms": When.ALWAYS, "sms_after_minutes": 0,
+                "hold_in_quiet_hours": False},
+        "orange": {"email": When.ALWAYS, "push": When.ALWAYS, "sms": When.ALWAYS,
+                   "sms_after_minutes": 10, "hold_in_quiet_hours": False},
+        "yellow": {"email": When.ALWAYS, "push": When.NEVER, "sms": When.NEVER, "sms_after_minutes": 0,
+                   "hold_in_quiet_hours": True},
+    }
+
+    @classmethod
+    def for_level(cls, level: str) -> ChannelPolicy:
+        """The stored policy of ``level``, else the shipped default (unsaved)."""
+        found = cls.objects.filter(level=level).first()
+        return found or cls(level=level, **cls.DEFAULTS.get(level, cls.DEFAULTS["yellow"]))
+
+
+class OfficeHours(models.Model):
+    """The centre's office hours (Asia/Shanghai local time); one row. Out of them is "night"."""
+
+    start = models.TimeField(_("office hours begin"), default=dt.time(8, 0))
+    end = models.TimeField(_("office hours end"), default=dt.time(18, 0))
+    weekdays = models.CharField(_("office days"), max_length=13, default="1,2,3,4,5",
+                                help_text=_("Comma-separated, Monday = 1 … Sunday = 7."))
+
+    class Meta:
+        verbose_name = _("office hours")
+        verbose_name_plural = _("office hours")
+
+    def __str__(self) -> str:
+        return f"{self.start:%H:%M}–{self.end:%H:%M} ({self.weekdays})"
+
+    def clean(self) -> None:
+        from django.core.exceptions import ValidationError
+
+        try:
+            days = {int(x) for x in self.weekdays.split(",") if x.strip()}
+        except ValueError:
+            days = {0}
+        if not days <= set(range(1, 8)):
+            raise ValidationError({"weekdays": _("Use the numbers 1 (Monday) to 7 (Sunday).")})
+        if self.start >= self.end:
+            raise ValidationError({"end": _("Office hours must end after they begin.")})
+
+    @classmethod
+    def current(cls):  # noqa: ANN206 — hours.Hours; imported late to keep hours importable alone
+        from .hours import Hours
+
+        row = cls.objects.order_by("pk").first()
+        if row is None:
+            return Hours()
+        days = frozenset(int(x) - 1 for x in row.weekdays.split(",") if x.strip().isdigit())
+        return Hours(start=row.start, end=row.end, weekdays=days)
+
+
+class OneTapUse(models.Model):
+    """A one-tap link that has been used: its nonce, so that a second use is refused."""
+
+    nonce = models.CharField(max_length=32, unique=True)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    alert_id = models.BigIntegerField()
+    used_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"one-tap link used for alert #{self.alert_id}"

@@ -30,6 +30,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+import uuid
 from typing import Any
 
 from django.conf import settings
@@ -37,7 +38,11 @@ from django.db import connection, transaction
 from django.utils import timezone, translation
 from django.utils.translation import gettext
 
-from .models import Channel, Delivery, DeliveryStatus, RobotKind
+from . import hooks
+from .models import PERSONAL_CHANNELS, PUSH_CHANNELS, Channel, Delivery, DeliveryStatus, RobotKind
+from .personal import send_dingtalk, send_wecom
+from .provider import ProviderError, limiter, rate_per_second
+from .sms import send_sms
 
 log = logging.getLogger("xinlian.worker")
 
@@ -160,7 +165,8 @@ def send_email(delivery: Delivery) -> None:
                           "X-Xinlian-Delivery": str(delivery.key)}).send(fail_silently=False)
 
 
-SENDERS = {Channel.EMAIL: send_email, Channel.WEBHOOK: post_webhook}
+SENDERS = {Channel.EMAIL: send_email, Channel.WEBHOOK: post_webhook, Channel.WECOM_APP: send_wecom,
+           Channel.DINGTALK_APP: send_dingtalk, Channel.SMS: send_sms}
 
 
 def describe(exc: BaseException) -> str:
@@ -168,6 +174,8 @@ def describe(exc: BaseException) -> str:
     address (it embeds the robot's key), the message or the recipient."""
     if isinstance(exc, RobotRefused):
         return f"robot refused: {exc}"
+    if isinstance(exc, ProviderError):
+        return str(exc)
     if isinstance(exc, urllib.error.HTTPError):
         return f"HTTP {exc.code}"
     reason = exc.reason if isinstance(exc, urllib.error.URLError) else exc
@@ -178,23 +186,70 @@ def describe(exc: BaseException) -> str:
     return type(exc).__name__
 
 
-def _attempt(delivery: Delivery) -> str | None:
-    """Send once; the error description, or None when the receiver took it."""
+class Outcome:
+    """How one attempt went: sent, skipped (its condition no longer held), or failed."""
+
+    def __init__(self, error: str | None = None, *, skipped: bool = False, final: bool = False,
+                 rate_limited: bool = False) -> None:
+        self.error, self.skipped, self.final, self.rate_limited = error, skipped, final, rate_limited
+
+    @property
+    def sent(self) -> bool:
+        return self.error is None and not self.skipped
+
+
+def _attempt(delivery: Delivery) -> Outcome:
+    """Send once (unless a conditional message is no longer needed)."""
     try:
+        if delivery.only_if_open and delivery.alert_id and not hooks.alert_is_open(delivery.alert_id):
+            return Outcome(skipped=True)
+        if delivery.channel in PERSONAL_CHANNELS:
+            limiter.wait(delivery.channel, rate_per_second())
         SENDERS[delivery.channel](delivery)
+    except ProviderError as exc:
+        return Outcome(describe(exc), final=exc.final, rate_limited=exc.rate_limited)
     except Exception as exc:  # noqa: BLE001 — every failure is recorded and retried with backoff
-        return describe(exc)
-    return None
+        return Outcome(describe(exc))
+    return Outcome()
 
 
-def _record(delivery: Delivery, error: str | None) -> None:
-    if error is None:
+def fallback_after() -> int:
+    return int(getattr(settings, "PUSH_FALLBACK_AFTER_ATTEMPTS", 2))
+
+
+def _hand_over(delivery: Delivery) -> None:
+    """A personal push that does not get through hands over to its fallback (SMS), once: the
+    fallback's key derives from the push's, so a repeat of this step creates nothing."""
+    from .services import personal_link
+
+    key = uuid.uuid5(delivery.key, "fallback")
+    if Delivery.objects.filter(key=key).exists():
+        return
+    # The later "if still not acknowledged" SMS to the same person would repeat this one.
+    Delivery.objects.filter(recipient_id=delivery.recipient_id, alert_id=delivery.alert_id,
+                            channel=delivery.fallback, only_if_open=True,
+                            status=DeliveryStatus.PENDING).update(status=DeliveryStatus.SKIPPED)
+    Delivery.objects.create(
+        key=key, channel=delivery.fallback, recipient=delivery.recipient, message=delivery.message,
+        params=delivery.params, alert_id=delivery.alert_id,
+        link=personal_link(delivery.alert_id, delivery.recipient_id, delivery.link))
+
+
+def _record(delivery: Delivery, outcome: Outcome) -> None:
+    if outcome.skipped:
+        delivery.mark_skipped()
+        return
+    if outcome.error is None:
         delivery.mark_sent()
-    else:
-        delivery.mark_failed_attempt(error)
-        if delivery.status == DeliveryStatus.FAILED:
-            log.warning("delivery %s failed for good after %s attempts: %s",
-                        delivery.pk, delivery.attempts, error)
+        return
+    delivery.mark_failed_attempt(outcome.error, final=outcome.final)
+    if (delivery.channel in PUSH_CHANNELS and delivery.fallback and delivery.recipient_id
+            and (outcome.final or delivery.status == DeliveryStatus.FAILED
+                 or (not outcome.rate_limited and delivery.attempts >= fallback_after()))):
+        _hand_over(delivery)
+    if delivery.status == DeliveryStatus.FAILED:
+        log.warning("delivery %s failed for good after %s attempts: %s",
+                    delivery.pk, delivery.attempts, outcome.error)
 
 
 def _send_one_locked() -> bool | None:
@@ -202,12 +257,12 @@ def _send_one_locked() -> bool | None:
     True if sent, False if the attempt failed, None when nothing was due."""
     with transaction.atomic():
         delivery = (Delivery.objects.select_for_update(skip_locked=True, of=("self",))
-                    .due().order_by("next_attempt_at", "pk").select_related("robot").first())
+                    .due().order_by("next_attempt_at", "pk").select_related("robot", "recipient").first())
         if delivery is None:
             return None
-        error = _attempt(delivery)
-        _record(delivery, error)
-    return error is None
+        outcome = _attempt(delivery)
+        _record(delivery, outcome)
+    return outcome.sent
 
 
 def _send_one_leased() -> bool | None:
@@ -216,19 +271,19 @@ def _send_one_leased() -> bool | None:
     lease_until = now + dt.timedelta(seconds=webhook_timeout() * 2) + LEASE_MARGIN
     with transaction.atomic():  # BEGIN IMMEDIATE: no other writer between the read and the claim
         delivery = (Delivery.objects.due(now).order_by("next_attempt_at", "pk")
-                    .select_related("robot").first())
+                    .select_related("robot", "recipient").first())
         if delivery is None:
             return None
         Delivery.objects.filter(pk=delivery.pk).update(next_attempt_at=lease_until)
-    error = _attempt(delivery)
+    outcome = _attempt(delivery)
     with transaction.atomic():
         held = Delivery.objects.filter(pk=delivery.pk, status=DeliveryStatus.PENDING,
                                        next_attempt_at=lease_until).first()
         if held is None:  # the lease ran out and another worker took the row over
             log.warning("delivery %s: lease lost before its result was recorded", delivery.pk)
             return False
-        _record(held, error)
-    return error is None
+        _record(held, outcome)
+    return outcome.sent
 
 
 def send_due(batch: int = 100) -> int:

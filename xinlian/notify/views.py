@@ -23,7 +23,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
 from xinlian.access.policy import Cap, scope_units
-from xinlian.network.models import Unit
+from xinlian.network.models import Unit, User
 
 from .models import Channel, Delivery
 
@@ -125,10 +125,15 @@ def deliveries_failed(request: HttpRequest) -> HttpResponse:
               .select_related("robot", "robot__unit", "recipient").order_by("-created_at", "-pk"))
     page = Paginator(failed, PAGE_SIZE).get_page(request.GET.get("page"))
     language = get_language()
+    # Who no personal channel reaches (no WeCom/DingTalk id, no mobile): the centre fixes them.
+    unreachable = (User.objects.filter(pk__in=failed.filter(channel=Channel.UNREACHABLE)
+                                       .values("recipient_id")).order_by("username"))
     return render(request, "notify/failed.html", {
         "page": page,
         "items": [(d, d.text(language)) for d in page],
         "webhook": Channel.WEBHOOK,
+        "unreachable_channel": Channel.UNREACHABLE,
+        "unreachable": unreachable,
         "max_attempts": Delivery.MAX_ATTEMPTS,
     })
 
@@ -138,6 +143,10 @@ def deliveries_failed(request: HttpRequest) -> HttpResponse:
 def delivery_retry(request: HttpRequest, pk: int) -> HttpResponse:
     units = _centre_units(request)
     delivery = get_object_or_404(Delivery.objects.outbound().for_units(units), pk=pk)
+    if delivery.channel == Channel.UNREACHABLE:
+        messages.info(request, _("Nothing to retry: add the person's WeCom or DingTalk id or mobile "
+                                 "number (roster import), and the next alert reaches them."))
+        return redirect("deliveries-failed")
     if delivery.retry():
         messages.success(request, _("The message is queued again; the worker sends it shortly."))
     else:
