@@ -27,8 +27,9 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.core.paginator import Page, Paginator
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Case as DbCase
 from django.db.models import IntegerField, QuerySet, Value, When
 from django.http import Http404, HttpRequest
@@ -626,3 +627,247 @@ def read_chronology(request: HttpRequest, student_id: Any) -> QuerySet[TimelineE
     except Http404:
         raise NotFound from None
     return chronology_for(request, student, held)
+
+
+# --- duty rota (值班) ----------------------------------------------------------------------------
+
+ROTA_HEADER = ["单位代码 unit code", "日期 date", "班次 shift", "职责 duty role", "工号 staff number",
+               "值班电话 duty line"]
+SHIFT_WORDS = {"night": "night", "夜班": "night", "weekend_day": "weekend_day", "周末白班": "weekend_day",
+               "节假日白班": "weekend_day", "day": "day", "白班": "day", "日间值班": "day"}
+ROLE_WORDS = {"first_line": "first_line", "一线": "first_line", "一线值班": "first_line",
+              "centre": "centre", "中心值班": "centre", "中心": "centre",
+              "leader": "leader", "带班领导": "leader", "领导": "leader"}
+ROTA_MAX_ROWS = 5000
+# A rota is planned up to a year ahead and corrected up to a month back; other dates are typos.
+ROTA_DAYS_AHEAD = 366
+ROTA_DAYS_BACK = 31
+
+
+@dataclass
+class ShiftInput:
+    unit_id: Any
+    date: Any
+    kind: str
+    role: str
+    person: Any  # a user id from the page's choice, or a staff number from a file
+    phone: str = ""
+
+
+def rota_unit_for(request: HttpRequest, pk: Any) -> Any:
+    """A school or college whose rota the actor keeps; anyone else's is missing (audited)."""
+    from . import rota
+
+    number = parse_id(pk)
+    unit = next((u for u in rota.editable_units(_user(request)) if u.pk == number), None)
+    if unit is None:
+        audit(request, "rota.edit", object_type="network.unit", object_id=str(pk)[:64] or "-",
+              result=AuditResult.DENIED)
+        raise NotFound
+    return unit
+
+
+def _parse_date(value: Any) -> dt.date | None:
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    try:
+        return dt.date.fromisoformat(str(value).strip())
+    except ValueError:
+        return None
+
+
+def _check_shift(unit: Any, data: ShiftInput, *, by_number: bool) -> tuple[dict[str, list[str]], dict[str, Any]]:
+    """The rule of a shift, for the page and the file alike: errors by field, or the row's values."""
+    from xinlian.network.models import validate_phone
+
+    from . import rota
+    from .models import DutyRole, ShiftKind
+
+    errors: dict[str, list[str]] = {}
+    day = _parse_date(data.date)
+    if day is None:
+        errors["date"] = [str(_("Give the date as YYYY-MM-DD."))]
+    elif not -ROTA_DAYS_BACK <= (day - timezone.localdate()).days <= ROTA_DAYS_AHEAD:
+        errors["date"] = [str(_("Give a date from a month ago to a year ahead."))]
+    kind = SHIFT_WORDS.get(str(data.kind).strip(), "")
+    if kind not in ShiftKind.values:
+        errors["kind"] = [str(_("Choose night, weekend_day or day."))]
+    role = ROLE_WORDS.get(str(data.role).strip(), "")
+    if role not in DutyRole.values:
+        errors["role"] = [str(_("Choose first_line, centre or leader."))]
+    person = None
+    if by_number:
+        person = User.objects.filter(username=str(data.person).strip(), kind="staff").first()
+    elif (number := parse_id(data.person)) is not None:
+        person = User.objects.filter(pk=number, kind="staff").first()
+    if person is None:
+        errors["person"] = [str(_("No staff member with this number."))]
+    elif role in DutyRole.values and not rota.may_stand_on(person, unit, role):
+        errors["person"] = [str(_("This person holds no post that fits this duty role here."))]
+    phone = str(data.phone or "").strip()
+    if phone:
+        try:
+            validate_phone(phone)
+        except ValidationError as exc:
+            errors["phone"] = [str(m) for m in exc.messages]
+    return errors, {"unit": unit, "date": day, "kind": kind, "role": role, "person": person,
+                    "phone": phone}
+
+
+def add_shift(request: HttpRequest, data: ShiftInput) -> Any:
+    """Put someone on the rota of a school or college for one shift."""
+    from .models import DutyShift
+
+    unit = rota_unit_for(request, data.unit_id)
+    errors, values = _check_shift(unit, data, by_number=False)
+    if errors:
+        raise Invalid(errors=errors)
+    try:
+        with transaction.atomic():
+            shift = DutyShift.objects.create(**values, created_by=_user(request))
+            audit(request, "rota.add", shift)
+    except IntegrityError:
+        raise Conflict(_("This person is already on this shift.")) from None
+    return shift
+
+
+def remove_shift(request: HttpRequest, pk: Any) -> None:
+    from . import rota
+    from .models import DutyShift
+
+    units = [u.pk for u in rota.editable_units(_user(request))]
+    shift = DutyShift.objects.filter(pk=_id(pk), unit_id__in=units).first()
+    if shift is None:
+        audit(request, "rota.remove", object_type="care.dutyshift", object_id=str(pk)[:64],
+              result=AuditResult.DENIED)
+        raise NotFound
+    with transaction.atomic():
+        audit(request, "rota.remove", shift)
+        shift.delete()
+
+
+def set_duty_line(request: HttpRequest, school_id: Any, *, night_phone: str, centre_phone: str) -> Any:
+    """The school's night duty line and the centre's phone for the urgent path. Only the centre
+    director keeps a school's rota (:func:`rota.editable_units`), so only they set these."""
+    from xinlian.network.models import UnitKind, validate_phone
+
+    from .models import DutyLine
+
+    school = rota_unit_for(request, school_id)
+    if school.kind != UnitKind.SCHOOL:
+        raise NotFound
+    errors: dict[str, list[str]] = {}
+    values = {"night_phone": (night_phone or "").strip(), "centre_phone": (centre_phone or "").strip()}
+    for name, value in values.items():
+        if value:
+            try:
+                validate_phone(value)
+            except ValidationError as exc:
+                errors[name] = [str(m) for m in exc.messages]
+    if errors:
+        raise Invalid(errors=errors)
+    with transaction.atomic():
+        line, _created = DutyLine.objects.update_or_create(school=school, defaults=values)
+        audit(request, "rota.line", school)
+    return line
+
+
+@dataclass
+class RotaImport:
+    created: int = 0
+    errors: list[tuple[int, str, str]] = field(default_factory=list)  # (row, column, message)
+
+
+def rota_template() -> bytes:
+    """The file to fill in: the header and one example row of each shift kind."""
+    from xinlian.lib.spreadsheet import write_xlsx
+
+    example = [["CS", "2026-09-01", "night", "first_line", "T0001", "0571-88886666"],
+               ["SCH", "2026-09-05", "weekend_day", "centre", "T0002", ""],
+               ["SCH", "2026-09-01", "day", "centre", "T0002", ""]]
+    return write_xlsx([("值班 rota", ROTA_HEADER, example)], widths={"值班 rota": [14, 12, 12, 12, 14, 16]})
+
+
+def import_rota(request: HttpRequest, upload: Any, filename: str) -> RotaImport:
+    """Shifts from an .xlsx (or CSV) file, all or nothing: any row in error and nothing is kept;
+    every error is reported by row. Only units whose rota the actor keeps."""
+    from xinlian.lib.spreadsheet import (
+        RowBudget,
+        SpreadsheetError,
+        looks_like_formula,
+        read_spreadsheet,
+        source_size,
+    )
+
+    from . import rota
+    from .models import DutyShift
+
+    report = RotaImport()
+    units = {u.code: u for u in rota.editable_units(_user(request))}
+    if not units:
+        audit(request, "rota.import", object_type="care.dutyshift", object_id="-",
+              result=AuditResult.DENIED)
+        raise NotAllowed(_("You keep no duty rota."))
+    if source_size(upload) == 0:
+        report.errors.append((0, "", str(_("The file is empty."))))
+        return report
+    try:
+        sheets = read_spreadsheet(upload, filename, RowBudget(ROTA_MAX_ROWS + 50))
+    except SpreadsheetError as exc:
+        report.errors.append((0, "", str(exc)))
+        return report
+    sheet = sheets[0] if sheets else None
+    if sheet is None or [h.strip() for h in sheet.header[:len(ROTA_HEADER)]] != ROTA_HEADER:
+        report.errors.append((0, "", str(_("Use the rota template: its header row is missing or changed."))))
+        return report
+    fields = ["unit_id", "date", "kind", "role", "person", "phone"]
+    rows: list[dict[str, Any]] = []
+    seen: set[tuple[Any, ...]] = set()
+    for number, cells in sheet.rows[:ROTA_MAX_ROWS + 1]:
+        if len(rows) >= ROTA_MAX_ROWS:
+            report.errors.append((number, "", str(_("Too many rows; split the file."))))
+            break
+        raw = {f: cells.get(h, "") for f, h in zip(fields, ROTA_HEADER, strict=True)}
+        bad = [h for f, h in zip(fields, ROTA_HEADER, strict=True)
+               if isinstance(raw[f], str) and looks_like_formula(raw[f])]
+        if bad:
+            report.errors.append((number, bad[0], str(_("A cell must not start like a formula."))))
+            continue
+        unit = units.get(str(raw["unit_id"]).strip())
+        if unit is None:
+            report.errors.append((number, ROTA_HEADER[0],
+                                  str(_("No school or college with this code whose rota you keep."))))
+            continue
+        errors, values = _check_shift(unit, ShiftInput(**{**raw, "unit_id": unit.pk}), by_number=True)
+        for name, messages in errors.items():
+            column = ROTA_HEADER[fields.index(name)]
+            report.errors.extend((number, column, m) for m in messages)
+        if errors:
+            continue
+        key = (unit.pk, values["date"], values["kind"], values["person"].pk)
+        if key in seen or DutyShift.objects.filter(unit=unit, date=values["date"], kind=values["kind"],
+                                                   person=values["person"]).exists():
+            report.errors.append((number, ROTA_HEADER[4], str(_("This person is already on this shift."))))
+            continue
+        seen.add(key)
+        rows.append(values)
+    if not rows and not report.errors:
+        report.errors.append((0, "", str(_("The file holds no rows to import."))))
+    if report.errors:
+        audit(request, "rota.import", object_type="care.dutyshift", object_id="-",
+              result=AuditResult.DENIED, detail=f"{len(report.errors)} errors")
+        return report
+    user = _user(request)
+    try:
+        with transaction.atomic():
+            DutyShift.objects.bulk_create([DutyShift(**v, created_by=user) for v in rows])
+            audit(request, "rota.import", object_type="care.dutyshift",
+                  object_id=",".join(sorted({v["unit"].code for v in rows}))[:64],
+                  detail=f"{len(rows)} shifts")
+    except IntegrityError:
+        report.errors.append((0, "", str(_("Someone changed the rota meanwhile; import the file again."))))
+        return report
+    report.created = len(rows)
+    return report

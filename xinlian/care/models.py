@@ -165,6 +165,7 @@ CHRONOLOGY_MSGIDS = (
     gettext_noop("Alert triaged: %(decision)s"),
     gettext_noop("Alert resolved"),
     gettext_noop("Alert not acknowledged in time: escalated to step %(step)s"),
+    gettext_noop("Out of hours: alert sent to the duty chain (step %(step)s)"),
     gettext_noop("Risk level: %(old)s → %(new)s"),
     gettext_noop("Follow-up contact recorded"),
     gettext_noop("Crisis case opened"),
@@ -342,6 +343,8 @@ class Alert(models.Model):
                               default=AlertStatus.OPEN)
     step = models.PositiveSmallIntegerField(_("escalation step"), default=0)
     escalations = models.PositiveSmallIntegerField(_("escalations"), default=0)
+    # The rung of the duty chain (DUTY_CHAIN) an out-of-hours alert has reached; None in hours.
+    duty_step = models.PositiveSmallIntegerField(_("duty chain step"), null=True, blank=True)
     due_at = models.DateTimeField(_("acknowledge by"), db_index=True)
     created_at = models.DateTimeField(default=timezone.now)
     acknowledged_at = models.DateTimeField(null=True, blank=True)
@@ -399,8 +402,33 @@ class Alert(models.Model):
             recipients = list(people)
             if level == Level.RED:
                 recipients += [u for u in ladder.centre_directors(student) if u not in recipients]
+            recipients += [u for u in alert._call_duty(0, now) if u not in recipients]
             notify.alert_raised(alert, recipients)
         return alert
+
+    def _call_duty(self, start: int, now: dt.datetime) -> list[User]:
+        """Out of hours, a red or orange alert reaches the first staffed rung of the duty chain
+        at or above ``start`` on the rota of the student's college and school; in hours, or with
+        nobody on duty, nobody more. Records who was reached (they read the alert) and the rung."""
+        from xinlian.notify.hours import is_out_of_hours
+
+        from . import rota
+
+        if self.level not in (Level.RED, Level.ORANGE) or not is_out_of_hours(now):
+            return []
+        found = rota.first_staffed_duty_step(rota.duty_chain_for(self.student, now), start)
+        if found is None:
+            return []
+        step, people = found
+        self.duty_step = step
+        Alert.objects.filter(pk=self.pk).update(duty_step=step)
+        role = DUTY_CHAIN[step]
+        AlertDuty.objects.bulk_create([AlertDuty(alert=self, person=p, role=role, at=now) for p in people],
+                                      ignore_conflicts=True)
+        TimelineEntry.add(self.student, "alert.duty", Tier.RISK,
+                          "Out of hours: alert sent to the duty chain (step %(step)s)",
+                          at=now, link=self.get_absolute_url(), step=step + 1)
+        return people
 
     def _refuse_unless(self, *statuses: str) -> None:
         if self.status not in statuses:
@@ -465,6 +493,9 @@ class Alert(models.Model):
         TimelineEntry.add(self.student, "alert.escalate", Tier.RISK,
                           "Alert not acknowledged in time: escalated to step %(step)s",
                           at=now, link=self.get_absolute_url(), step=step + 1)
+        # Out of hours the duty chain climbs alongside the ladder: the next rung on duty.
+        duty_start = 0 if self.duty_step is None else self.duty_step + 1
+        people = list(people) + [u for u in self._call_duty(duty_start, now) if u not in people]
         notify.alert_escalated(self, people)
 
 
@@ -820,3 +851,94 @@ class BreakGlass(models.Model):
     @classmethod
     def active_for(cls, case: Case, user: User) -> BreakGlass | None:
         return cls.objects.filter(case=case, user=user, expires_at__gt=timezone.now()).first()
+
+
+# --- duty rota (值班) -------------------------------------------------------------------------
+
+
+class ShiftKind(models.TextChoices):
+    """A night runs from the end of office hours on ``date`` to their start the next morning;
+    a weekend (or holiday) day and the counselling centre's daytime duty are the office-hours
+    span of ``date``."""
+
+    NIGHT = "night", _("Night")
+    WEEKEND_DAY = "weekend_day", _("Weekend or holiday day")
+    DAY = "day", _("Daytime duty counsellor")
+
+
+class DutyRole(models.TextChoices):
+    """The rungs of the duty chain, in the order an unanswered alert climbs them."""
+
+    FIRST_LINE = "first_line", _("First line (辅导员 on rotation)")
+    CENTRE = "centre", _("Centre counsellor on duty")
+    LEADER = "leader", _("Leader on call")
+
+
+DUTY_CHAIN = [DutyRole.FIRST_LINE, DutyRole.CENTRE, DutyRole.LEADER]
+
+
+class DutyShift(models.Model):
+    """One person on duty at a school or a college for one shift. The same rota holds the night
+    and weekend duty and the counselling centre's daytime duty counsellor."""
+
+    unit = models.ForeignKey("network.Unit", on_delete=models.CASCADE, related_name="duty_shifts",
+                             verbose_name=_("school or college"))
+    date = models.DateField(_("date"))
+    kind = models.CharField(_("shift"), max_length=12, choices=ShiftKind.choices)
+    role = models.CharField(_("duty role"), max_length=12, choices=DutyRole.choices)
+    person = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
+                               related_name="duty_shifts", verbose_name=_("person on duty"))
+    # Often the duty person's own mobile: encrypted at rest like every phone number.
+    phone = EncryptedTextField(_("duty line"), blank=True,
+                               help_text=_("The number to call for this shift, if it has its own."))
+    created_at = models.DateTimeField(default=timezone.now)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
+                                   null=True, blank=True, related_name="+")
+
+    class Meta:
+        verbose_name = _("duty shift")
+        verbose_name_plural = _("duty shifts")
+        ordering = ["date", "kind", "unit_id", "role", "person_id"]
+        constraints = [
+            models.UniqueConstraint(fields=["unit", "date", "kind", "person"],
+                                    name="care_duty_one_person_once_per_shift"),
+            models.CheckConstraint(condition=Q(kind__in=ShiftKind.values), name="care_duty_kind_known"),
+            models.CheckConstraint(condition=Q(role__in=DutyRole.values), name="care_duty_role_known"),
+        ]
+        indexes = [models.Index(fields=["date", "kind"])]
+
+    def __str__(self) -> str:
+        return f"{self.date} {self.kind} {self.role} at unit #{self.unit_id}"
+
+
+class DutyLine(models.Model):
+    """A school's numbers for the urgent path: the duty line at night (when a shift has no line
+    of its own) and the counselling centre's phone in office hours."""
+
+    school = models.OneToOneField("network.Unit", on_delete=models.CASCADE, related_name="duty_line")
+    night_phone = EncryptedTextField(_("night duty line"), blank=True)
+    centre_phone = EncryptedTextField(_("counselling centre phone (office hours)"), blank=True)
+
+    class Meta:
+        verbose_name = _("duty line")
+        verbose_name_plural = _("duty lines")
+
+    def __str__(self) -> str:
+        return f"duty line of unit #{self.school_id}"
+
+
+class AlertDuty(models.Model):
+    """A duty person an out-of-hours alert reached, and on which rung of the duty chain: while
+    the alert is theirs to act on they read it like its responsible people."""
+
+    alert = models.ForeignKey(Alert, on_delete=models.CASCADE, related_name="duty_calls")
+    person = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    role = models.CharField(max_length=12, choices=DutyRole.choices)
+    at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["alert", "person"],
+                                               name="care_alert_duty_once")]
+
+    def __str__(self) -> str:
+        return f"duty call on alert #{self.alert_id}"

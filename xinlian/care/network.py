@@ -52,8 +52,11 @@ def centre_directors(student: Student) -> list[User]:
 
 def inbox_filter(user: User) -> Q:
     """A Q over Alert for the alerts ``user`` answers for: their rung, once the alert has
-    climbed to it, for students under their post's unit — plus every red alert for the centre."""
-    q = Q(pk__in=[])
+    climbed to it, for students under their post's unit — plus every red alert for the centre,
+    and the alerts the duty chain brought to them out of hours."""
+    from .models import AlertDuty
+
+    q = Q(pk__in=AlertDuty.objects.filter(person_id=user.pk).values("alert_id"))
     for post in active_posts_of(user):
         for step, roles in enumerate(LADDER):
             if post.role in roles:

@@ -2,9 +2,10 @@ from django.urls import path
 
 import xinlian.lib.converters  # noqa: F401 — registers <id:…>: ids beyond 18 digits are a 404
 
-from . import views
+from . import views, views_onetap, views_rota
 
 urlpatterns = [
+    path("t/<str:token>/", views_onetap.alert_onetap, name="alert-onetap"),
     path("report/", views.concern_new, name="concern-new"),
     path("reports/", views.concern_mine, name="concern-mine"),
     path("alerts/", views.alert_inbox, name="alert-inbox"),
@@ -24,4 +25,11 @@ urlpatterns = [
     path("cases/<id:pk>/request-closure/", views.case_request_closure, name="case-request-closure"),
     path("cases/<id:pk>/close/", views.case_close, name="case-close"),
     path("cases/<id:pk>/reopen/", views.case_reopen, name="case-reopen"),
+    path("rota/", views_rota.rota_page, name="rota"),
+    path("rota/template.xlsx", views_rota.rota_template, name="rota-template"),
+    path("rota/<id:pk>/", views_rota.rota_page, name="rota-unit"),
+    path("rota/<id:pk>/add/", views_rota.rota_add, name="rota-add"),
+    path("rota/<id:pk>/shifts/<id:shift>/remove/", views_rota.rota_remove, name="rota-remove"),
+    path("rota/<id:pk>/import/", views_rota.rota_import, name="rota-import"),
+    path("rota/<id:pk>/line/", views_rota.rota_line, name="rota-line"),
 ]

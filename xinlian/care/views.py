@@ -30,7 +30,7 @@ from xinlian.access.policy import Cap, visible_students
 from xinlian.lib.actions import ActionError, Conflict, Invalid
 from xinlian.network.models import Student, Unit, UnitKind, User
 
-from . import actions, records
+from . import actions, records, rota
 from .access import (
     NeedsBreakGlass,
     case_team_choices,
@@ -225,6 +225,10 @@ def concern_mine(request: HttpRequest) -> HttpResponse:
         "sent": sent,
         "sent_red": bool(sent and sent.level == Level.RED),
         "sent_now": bool(sent and sent.urgency == Urgency.NOW),
+        # The urgent path's numbers to call: the 辅导员 (or 班主任), the duty line at night or
+        # the centre in office hours. Only the reporter's own report names a student here.
+        "numbers": (rota.urgent_numbers(sent.student)
+                    if sent and (sent.level == Level.RED or sent.urgency == Urgency.NOW) else []),
     })
 
 

@@ -33,7 +33,9 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from xinlian.access.adapters import page_errors
+from xinlian.care import rota as care_rota
 from xinlian.lib.actions import ActionError
+from xinlian.notify.hours import is_out_of_hours
 
 from . import actions
 from .models import (
@@ -416,4 +418,7 @@ def thanks(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "screening/student/thanks.html", {
         "a": a, "campaign": a.campaign, "help": help_settings,
         "hotline": help_settings.hotline_number,
+        # Out of office hours the school's duty line (the same on every thank-you page, so the
+        # page never tells which answers were critical).
+        "duty_line": care_rota.duty_line(a.campaign.school) if is_out_of_hours() else "",
     })

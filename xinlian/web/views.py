@@ -40,6 +40,7 @@ from xinlian.access.policy import (
     scope_units,
     visible_students,
 )
+from xinlian.care import rota as care_rota
 from xinlian.network.models import Duty, Post, Role, Student, StudentStatus, Unit, UnitKind, User
 from xinlian.screening.models import Assignment, AssignmentStatus
 from xinlian.screening.reports import student_screenings
@@ -309,7 +310,21 @@ def home(request: HttpRequest) -> HttpResponse:
     student = (Student.objects.filter(user=user).select_related("klass", "dorm").first()
                if user.kind == "student" else None)
     return render(request, "web/home.html", {"cards": cards, "student": student,
-                                             "to_take": screenings_to_take(user)})
+                                             "to_take": screenings_to_take(user),
+                                             "duty": _duty_section(user)})
+
+
+def _duty_section(user: User) -> dict[str, Any] | None:
+    """The duty rota on the home page: my next shifts, and for those who keep a rota its gaps."""
+    if user.kind != "staff":
+        return None
+    today = timezone.localdate()
+    units = care_rota.editable_units(user)
+    upcoming = care_rota.upcoming_for(user, today)
+    if not units and not upcoming:
+        return None
+    return {"upcoming": upcoming, "keeps": bool(units),
+            "gaps": care_rota.gaps_by_unit(units, today) if units else []}
 
 
 @dataclass
