@@ -372,3 +372,32 @@ def _kill_session(demo: subprocess.Popen) -> None:
             os.kill(pid, signal.SIGKILL)
     with contextlib.suppress(subprocess.TimeoutExpired):
         demo.wait(timeout=5)
+
+
+class DemoRotaTests(TestCase):
+    """`xinlian demo` shows a working rota: two weeks of nights at the school and every college,
+    nobody twice on one night, every person fit for their rung; seeding twice adds nothing."""
+
+    @classmethod
+    def setUpTestData(cls):
+        seed_demo(400, 5, year=YEAR)
+
+    def test_two_weeks_of_nights_without_gaps(self):
+        from xinlian.care import rota
+        from xinlian.care.demo import DEMO_NIGHTS, seed_demo_rota
+        from xinlian.care.models import DutyLine, DutyRole, DutyShift
+        from xinlian.network.models import Unit, UnitKind
+
+        today = dt.date(2026, 12, 7)
+        written = seed_demo_rota(today)
+        school = Unit.objects.get(kind=UnitKind.SCHOOL)
+        colleges = list(Unit.objects.filter(kind=UnitKind.COLLEGE))
+        self.assertGreater(len(colleges), 1)
+        self.assertEqual(DutyShift.objects.count(), written)
+        self.assertEqual(rota.gaps([school, *colleges], today, DEMO_NIGHTS), [])
+        for shift in DutyShift.objects.select_related("person", "unit"):
+            self.assertTrue(rota.may_stand_on(shift.person, shift.unit, shift.role), shift)
+        roles = set(DutyShift.objects.filter(unit=school).values_list("role", flat=True))
+        self.assertEqual(roles, {DutyRole.FIRST_LINE, DutyRole.CENTRE, DutyRole.LEADER})
+        self.assertTrue(DutyLine.objects.get(school=school).night_phone)
+        self.assertEqual(seed_demo_rota(today), 0)

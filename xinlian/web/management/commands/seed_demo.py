@@ -8,6 +8,7 @@ import json
 from django.core.management.base import BaseCommand, CommandError
 from django.utils.translation import gettext as _
 
+from xinlian.care.demo import seed_demo_rota
 from xinlian.network.demo import DEFAULT_SEED, DEFAULT_STUDENTS, DemoError, demo_accounts, seed_demo
 from xinlian.screening.demo import seed_demo_screening
 
@@ -47,6 +48,11 @@ class Command(BaseCommand):
                     "Seeded %(campaigns)d open screening campaigns (%(invited)d invited, %(submitted)d "
                     "submitted, %(alerts)d red alerts, %(interviews)d interviews) in %(seconds).1f s."
                 ) % {**screening.__dict__, "campaigns": len(screening.campaigns)})
+            # After the screening demo, so that its alerts do not depend on the hour of seeding.
+            shifts = seed_demo_rota()
+            if verbose and shifts:
+                self.stdout.write(_("Seeded %(shifts)d night duty shifts for the next two weeks.")
+                                  % {"shifts": shifts})
         self._print_accounts(as_json=json)
 
     def _print_accounts(self, *, as_json: bool) -> None:
