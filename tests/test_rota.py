@@ -84,8 +84,11 @@ class ShiftWindowTests(RotaTestCase):
         self.assertEqual(rota.shifts_at(NIGHT_AT), [(MONDAY, ShiftKind.NIGHT)])
         self.assertEqual(rota.shifts_at(dt.datetime(2026, 12, 7, 22, 0, tzinfo=SH)),
                          [(MONDAY, ShiftKind.NIGHT)])
-        self.assertEqual(rota.shifts_at(DAY_AT), [(DAY_AT.date(), ShiftKind.WEEKEND_DAY),
-                                                  (DAY_AT.date(), ShiftKind.DAY)])
+        # In the day: the centre's daytime duty on a workday, the weekend-day shift on a Saturday.
+        self.assertEqual(rota.shifts_at(DAY_AT), [(DAY_AT.date(), ShiftKind.DAY)])
+        saturday = dt.datetime(2026, 12, 12, 10, 0, tzinfo=SH)
+        self.assertEqual(rota.shifts_at(saturday), [(saturday.date(), ShiftKind.WEEKEND_DAY)])
+        self.assertEqual(rota.shifts_at(saturday.replace(hour=7)), [(dt.date(2026, 12, 11), ShiftKind.NIGHT)])
         # A UTC clock reading is taken in Shanghai time: 18:00 UTC on Monday is 02:00 Tuesday.
         self.assertEqual(rota.shifts_at(dt.datetime(2026, 12, 7, 18, 0, tzinfo=dt.UTC)),
                          [(MONDAY, ShiftKind.NIGHT)])
@@ -235,8 +238,8 @@ class RotaVerbTests(RotaTestCase):
     def test_remove_and_the_school_numbers(self):
         shift = actions.add_shift(self.request("director"), self.shift())
         with self.assertRaises(NotFound):
-            actions.remove_shift(self.request("outsider_b"), shift.pk)
-        actions.remove_shift(self.request("counsellor_a"), shift.pk)
+            actions.remove_shift(self.request("outsider_b"), self.college_a.pk, shift.pk)
+        actions.remove_shift(self.request("counsellor_a"), self.college_a.pk, shift.pk)
         self.assertFalse(DutyShift.objects.exists())
         self.assertTrue(AuditEvent.objects.filter(action="rota.remove", actor=self.counsellor_a,
                                                   result="allowed").exists())
@@ -355,6 +358,35 @@ class RotaPageTests(RotaTestCase):
         for name in ("Demo University", "College A", "College B"):
             self.assertIn(name, home[home.index('id="home-duty-gaps"'):])
 
+    def test_the_school_page_summarises_each_college_in_one_line(self):
+        today = timezone.localdate()
+        for i in range(7):
+            if i != 3:
+                self.put_on(self.college_a, self.duty_fdy, DutyRole.FIRST_LINE, date=today + dt.timedelta(days=i))
+        self.login("director")
+        page = self.client.get(reverse("rota-unit", args=[self.school.pk])).content.decode()
+        units = page[page.index('id="rota-gaps-units"'):]
+        units = units[:units.index("</ul>")]
+        gap_day = today + dt.timedelta(days=3)
+        self.assertIn(f'href="{reverse("rota-unit", args=[self.college_a.pk])}"', units)
+        self.assertIn("1 night with nobody on duty", units)
+        self.assertIn("7 nights with nobody on duty", units)  # college B
+        self.assertNotIn(gap_day.strftime("%m-%d"), units)     # the dates stay on the college's page
+        own = page[page.index('id="rota-gaps-own"'):]
+        self.assertIn("Demo University", own[:own.index("</p>")])
+        college = self.client.get(reverse("rota-unit", args=[self.college_a.pk])).content.decode()
+        self.assertNotIn('id="rota-gaps-units"', college)
+        self.assertIn(gap_day.strftime("%m-%d"), college[college.index('id="rota-gaps-own"'):])
+        self.assertEqual(college.count("xl-rota-day xl-gap"), 1)
+
+    def test_a_start_date_the_listing_refuses_is_a_400_with_its_message(self):
+        self.login("counsellor_a")
+        for bad in ("soon", "1999-01-01"):
+            response = self.client.get(reverse("rota-unit", args=[self.college_a.pk]), {"start": bad})
+            self.assertEqual(response.status_code, 400)
+            self.assertContains(response, "Showing the rota from today.", status_code=400)
+            self.assertContains(response, f'data-date="{timezone.localdate().isoformat()}"', status_code=400)
+
     def test_duty_people_see_their_next_shifts_at_home(self):
         tomorrow = timezone.localdate() + dt.timedelta(days=1)
         self.put_on(self.school, self.centre_counsellor, DutyRole.CENTRE, date=tomorrow, kind=ShiftKind.DAY)
@@ -449,3 +481,115 @@ class EligibleTests(RotaTestCase):
         with CaptureQueriesContext(connection) as queries:
             self.assertEqual(self.client.get(url).status_code, 200)
         self.assertLess(len(queries), 30)
+
+
+class GapWarningJobTests(RotaTestCase):
+    """The worker's daily warning of rota gaps, at a fixed clock (Tuesday 10:00 Shanghai)."""
+
+    def warnings(self, user) -> list[Delivery]:
+        return [d for d in self.inbox(user) if d.message == rota.GAP_WARNING]
+
+    def test_each_keeper_is_warned_once_a_day_with_a_count_and_a_link(self):
+        from xinlian.notify.jobs import JOBS
+
+        self.assertIn("rota-gaps", [name for name, _job in JOBS])
+        today = DAY_AT.date()
+        for i in range(7):  # college A: every night but the fourth
+            if i != 3:
+                self.put_on(self.college_a, self.duty_fdy, DutyRole.FIRST_LINE, date=today + dt.timedelta(days=i))
+        self.assertGreater(rota.warn_of_gaps(DAY_AT), 0)
+        [to_fdy] = self.warnings(self.counsellor_a)
+        self.assertEqual(to_fdy.params, {"unit": "计算机学院", "nights": 1, "first": "2026-12-11",
+                                         "last": "2026-12-11"})
+        self.assertEqual(to_fdy.link, reverse("rota-unit", args=[self.college_a.pk]))
+        self.assertEqual(to_fdy.text("en"), "Duty rota of 计算机学院: 1 of the next 7 nights have nobody on "
+                                            "the first line (2026-12-11 to 2026-12-11). Fill the rota.")
+        self.assertIn("计算机学院", to_fdy.text("zh-hans"))
+        [to_b] = self.warnings(self.outsider_b)  # college B's 辅导员: their own college only
+        self.assertEqual((to_b.params["nights"], to_b.link), (7, reverse("rota-unit", args=[self.college_b.pk])))
+        [to_director] = self.warnings(self.director)  # the school's rota (the colleges have keepers)
+        self.assertEqual(to_director.link, reverse("rota-unit", args=[self.school.pk]))
+        for user in (self.head_teacher_a1, self.duty_fdy, self.leader, self.student_a1.user):
+            self.assertEqual(self.warnings(user), [], user.username)
+        # No student in it: the rota names staff only.
+        for d in Delivery.objects.filter(message=rota.GAP_WARNING):
+            self.assertNotIn(self.student_a1.user.full_name, d.text("zh-hans") + d.text("en") + d.link)
+        # Again the same day (a second worker, a restart, a later pass): nothing new.
+        count = Delivery.objects.count()
+        self.assertEqual(rota.warn_of_gaps(DAY_AT + dt.timedelta(hours=5)), 0)
+        self.assertEqual(Delivery.objects.count(), count)
+        # The next day, again.
+        self.assertGreater(rota.warn_of_gaps(DAY_AT + dt.timedelta(days=1)), 0)
+        self.assertEqual(len(self.warnings(self.counsellor_a)), 2)
+
+    def test_not_before_office_hours_and_not_for_a_full_rota(self):
+        self.assertEqual(rota.warn_of_gaps(DAY_AT.replace(hour=7)), 0)
+        self.assertFalse(Delivery.objects.exists())
+        today = DAY_AT.date()
+        for unit, person in ((self.college_a, self.duty_fdy), (self.college_b, self.outsider_b),
+                             (self.school, self.outsider_b)):
+            for i in range(7):
+                self.put_on(unit, person, DutyRole.FIRST_LINE, date=today + dt.timedelta(days=i))
+        self.assertEqual(rota.warn_of_gaps(DAY_AT), 0)
+        self.assertFalse(Delivery.objects.exists())
+
+    def test_a_college_without_keepers_warns_the_centre_director_and_email_follows_the_inbox(self):
+        from xinlian.network.models import UnitKind
+
+        college_c = self.school.add_unit(kind=UnitKind.COLLEGE, code="CC", name="外语学院", name_en="College C")
+        director = self.persona("director")
+        director.email = "director@example.edu.cn"
+        director.save(update_fields=["email"])
+        rota.warn_of_gaps(DAY_AT)
+        links = sorted(d.link for d in self.warnings(self.director))
+        self.assertEqual(links, sorted([reverse("rota-unit", args=[self.school.pk]),
+                                        reverse("rota-unit", args=[college_c.pk])]))
+        emails = Delivery.objects.filter(message=rota.GAP_WARNING, channel=Channel.EMAIL)
+        self.assertEqual(sorted(d.link for d in emails), links)
+        self.assertEqual({d.address for d in emails}, {"director@example.edu.cn"})
+
+    def test_two_workers_write_each_warning_once(self):
+        """A worker that wrote part of the day's warnings (and was killed), then two at once."""
+        rota.warn_of_gaps(DAY_AT)
+        first = set(Delivery.objects.values_list("key", "recipient_id", "link"))
+        Delivery.objects.filter(recipient=self.outsider_b).delete()  # as if killed before these
+        self.assertEqual(rota.warn_of_gaps(DAY_AT), 1)
+        self.assertEqual(set(Delivery.objects.values_list("key", "recipient_id", "link")), first)
+        # Two workers racing: the second one's insert meets the first one's keys and adds nothing.
+        Delivery.objects.filter(recipient=self.outsider_b).delete()
+        rows = [Delivery(key=k, channel=Channel.INBOX, recipient_id=r, message=rota.GAP_WARNING, link=link,
+                         status="sent") for k, r, link in first if r == self.outsider_b.pk]
+        Delivery.objects.bulk_create(rows)  # the other worker's, written after our check
+        Delivery.objects.bulk_create(rows, ignore_conflicts=True)  # ours: no error, no second row
+        self.assertEqual(set(Delivery.objects.values_list("key", "recipient_id", "link")), first)
+
+
+class HolidayTests(RotaTestCase):
+    """A weekday public holiday is a day off: out of hours, its daytime shift is the weekend one."""
+
+    def test_a_weekday_holiday_routes_to_the_weekend_day_shift(self):
+        from xinlian.notify.models import Holiday
+
+        tuesday = DAY_AT.date()
+        self.put_on(self.college_a, self.duty_fdy, DutyRole.FIRST_LINE, date=tuesday, kind=ShiftKind.WEEKEND_DAY)
+        # The centre's usual Tuesday daytime duty: not on duty on a holiday (the centre is closed).
+        self.put_on(self.school, self.centre_counsellor, DutyRole.CENTRE, date=tuesday, kind=ShiftKind.DAY)
+        self.assertFalse(rota.is_day_off(tuesday))
+        Alert.raise_for(self.student_a1, "red", "concern", now=DAY_AT)
+        self.assertEqual(self.inbox(self.duty_fdy), [])  # an ordinary Tuesday: office hours
+        Holiday.objects.create(date=tuesday, kind="holiday", note="元旦")
+        self.assertTrue(rota.is_day_off(tuesday))
+        self.assertEqual(rota.shifts_at(DAY_AT), [(tuesday, ShiftKind.WEEKEND_DAY)])
+        chain = rota.on_duty([self.college_a, self.school], DAY_AT)
+        self.assertEqual((chain[DutyRole.FIRST_LINE], chain[DutyRole.CENTRE]), ([self.duty_fdy], []))
+        Alert.raise_for(self.student_a1, "red", "concern", now=DAY_AT)
+        self.assertEqual(len(self.inbox(self.duty_fdy)), 1)
+
+    def test_a_make_up_workday_is_a_workday(self):
+        from xinlian.notify.models import Holiday
+
+        saturday = dt.date(2026, 12, 12)
+        self.assertTrue(rota.is_day_off(saturday))
+        Holiday.objects.create(date=saturday, kind="workday", note="调休")
+        self.assertFalse(rota.is_day_off(saturday))
+        self.assertEqual(rota.shifts_at(dt.datetime(2026, 12, 12, 10, 0, tzinfo=SH)), [(saturday, ShiftKind.DAY)])

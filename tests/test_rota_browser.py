@@ -123,3 +123,64 @@ class NightPathInTheBrowserTests(StaticLiveServerTestCase):
         self.assertEqual(shifts.count("计算机学院"), 2)  # tonight and tomorrow night
         self.shot(page, "phone-home-duty")
         page.context.close()
+
+
+COLLEGES = ["新闻学院", "机械工程学院", "经济管理学院", "法学院", "医学院", "艺术学院", "数学学院",
+            "物理学院", "化学学院"]  # with college A and B: eleven colleges
+
+
+class GapSummaryInTheBrowserTests(StaticLiveServerTestCase):
+    """An empty rota in a school of eleven colleges: the school's page summarises each college in
+    one line linking to its rota; a college's own page keeps every date. Phone and desktop."""
+
+    def setUp(self) -> None:
+        from xinlian.network.models import UnitKind
+
+        NetworkTestCase.setUpTestData.__func__(type(self))  # type: ignore[attr-defined]
+        ARTIFACTS.mkdir(exist_ok=True)
+        for n, name in enumerate(COLLEGES):
+            self.school.add_unit(kind=UnitKind.COLLEGE, code=f"C{n:02d}", name=name, name_en=f"College {n}")
+
+    def test_the_school_page_summarises_and_the_college_page_lists(self) -> None:
+        from django.utils import timezone
+        from playwright.sync_api import sync_playwright
+
+        today = timezone.localdate()
+        week = [today + dt.timedelta(days=i) for i in range(7)]
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+            try:
+                for name, viewport in (("phone", PHONE), ("desktop", {"viewport": {"width": 1280, "height": 900}})):
+                    page = browser.new_context(**viewport, locale="zh-CN").new_page()
+                    page.goto(f"{self.live_server_url}/login/?next=/care/rota/")
+                    page.fill("input[name=username]", "T1004")
+                    page.fill("input[name=password]", PASSWORD)
+                    page.click("button[type=submit].btn-primary")
+                    page.wait_for_url(f"{self.live_server_url}/care/rota/")
+                    own = page.inner_text("#rota-gaps-own")
+                    self.assertIn("示范大学", own)
+                    for day in week:  # the school's own nights, each named
+                        self.assertIn(day.strftime("%m-%d"), own)
+                    lines = page.locator("#rota-gaps-units li")
+                    self.assertEqual(lines.count(), 11)
+                    first = lines.first.inner_text()
+                    self.assertIn("7 晚无人值班", first)
+                    self.assertIn(f"({week[0].month}月{week[0].day}日–{week[-1].month}月{week[-1].day}日)", first)
+                    self.assertNotIn(week[3].strftime("%m-%d"), page.inner_text("#rota-gaps-units"))
+                    self.assertTrue(page.evaluate(NO_OVERFLOW), f"the rota overflows sideways ({name})")
+                    page.screenshot(path=str(ARTIFACTS / f"rota-{name}-gap-summary.png"), full_page=True)
+                    page.locator("#rota-gaps").screenshot(path=str(ARTIFACTS / f"rota-{name}-gap-list.png"))
+                    lines.filter(has_text="法学院").locator("a").click()
+                    page.wait_for_url("**/care/rota/*/")
+                    own = page.inner_text("#rota-gaps-own")
+                    self.assertIn("法学院", own)
+                    self.assertEqual(sum(day.strftime("%m-%d") in own for day in week), 7)
+                    self.assertEqual(page.locator("#rota-gaps-units").count(), 0)
+                    box = page.locator("#rota-units .active").bounding_box()  # the open one in view
+                    self.assertTrue(0 <= box["x"] and box["x"] + box["width"] <= viewport["viewport"]["width"], box)
+                    self.assertEqual(page.locator("section.xl-rota-day.xl-gap").count(), 7)
+                    page.screenshot(path=str(ARTIFACTS / f"rota-{name}-college-gaps.png"), full_page=True)
+                    page.screenshot(path=str(ARTIFACTS / f"rota-{name}-college-top.png"))
+                    page.context.close()
+            finally:
+                browser.close()

@@ -14,6 +14,10 @@ class CareConfig(AppConfig):
         jobs.register("follow-ups", raise_overdue_follow_ups)
         jobs.register("escalations", fire_due_escalations)
 
+        from .rota import warn_of_gaps
+
+        jobs.register("rota-gaps", warn_of_gaps)
+
         # "SMS if not acknowledged in N minutes": the worker asks before it sends.
         from xinlian.notify import hooks
 
@@ -21,3 +25,8 @@ class CareConfig(AppConfig):
 
         hooks.register_alert_is_open(
             lambda pk: Alert.objects.filter(pk=pk, status=AlertStatus.OPEN).exists())
+
+        # The inbox shows each alert message's level, status and (where allowed) category.
+        from .work import inbox_summaries
+
+        hooks.register_inbox_summaries(inbox_summaries)

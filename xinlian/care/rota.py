@@ -9,15 +9,19 @@ counsellor."""
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 from django.db.models import Q
+from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import gettext_noop
 
 from xinlian.access.policy import active_posts_of
 from xinlian.network.models import Post, Role, Student, Unit, UnitKind, User
-from xinlian.notify.hours import is_out_of_hours, local, office_hours
+from xinlian.notify.hours import OFFICE_TIME_ZONE, is_out_of_hours, local, office_hours
+from xinlian.notify.models import Channel, Delivery
 
 from .models import DUTY_CHAIN, DutyLine, DutyRole, DutyShift, ShiftKind
 
@@ -35,9 +39,19 @@ ROLES_FOR = {
 EDITORS_OF_COLLEGE = {Role.COLLEGE_LEAD, Role.FUDAOYUAN}
 
 
+def is_day_off(day: dt.date) -> bool:
+    """A day without office hours: a weekend day or a public holiday. Asked of notify's own rule
+    (:func:`~xinlian.notify.hours.is_out_of_hours` at the hour office hours would start), which
+    reads the centre's holiday calendar: a weekday holiday is a day off like a Saturday, and a
+    make-up workday (调休) is a workday."""
+    start = dt.datetime.combine(day, office_hours().start, tzinfo=OFFICE_TIME_ZONE)
+    return is_out_of_hours(start)
+
+
 def shifts_at(at: dt.datetime | None = None) -> list[tuple[dt.date, str]]:
     """The shifts running at ``at``: before office hours start, last night's; after they end,
-    tonight's; in between, the day's (a weekend day's, and the centre's daytime duty)."""
+    tonight's; in between, the day's: on a day off (weekend or holiday) the weekend-day shift,
+    on a workday the centre's daytime duty."""
     now = local(at)
     hours = office_hours()
     today = now.date()
@@ -45,7 +59,7 @@ def shifts_at(at: dt.datetime | None = None) -> list[tuple[dt.date, str]]:
         return [(today - dt.timedelta(days=1), ShiftKind.NIGHT)]
     if now.time() >= hours.end:
         return [(today, ShiftKind.NIGHT)]
-    return [(today, ShiftKind.WEEKEND_DAY), (today, ShiftKind.DAY)]
+    return [(today, ShiftKind.WEEKEND_DAY if is_day_off(today) else ShiftKind.DAY)]
 
 
 def _rota_units(student: Student) -> list[Unit]:
@@ -208,7 +222,101 @@ def gaps_by_unit(units: Iterable[Unit], today: dt.date, days: int = GAP_DAYS) ->
     return list(grouped.values())
 
 
+@dataclass(frozen=True)
+class GapSummary:
+    """One unit's uncovered nights: how many, the first and the last, and every date."""
+
+    unit: Unit
+    dates: tuple[dt.date, ...]
+
+    @property
+    def nights(self) -> int:
+        return len(self.dates)
+
+    @property
+    def first(self) -> dt.date:
+        return self.dates[0]
+
+    @property
+    def last(self) -> dt.date:
+        return self.dates[-1]
+
+
+def gap_summary(units: Iterable[Unit], today: dt.date, days: int = GAP_DAYS) -> list[GapSummary]:
+    """:func:`gaps` as one line per unit (a school with eleven colleges and an empty rota would
+    otherwise list 84 nights), in the order of ``units``."""
+    return [GapSummary(unit, tuple(dates)) for unit, dates in gaps_by_unit(units, today, days)]
+
+
 def upcoming_for(user: User, today: dt.date, days: int = 14) -> list[DutyShift]:
     return list(DutyShift.objects.filter(person=user, date__gte=today,
                                          date__lt=today + dt.timedelta(days=days))
                 .select_related("unit").order_by("date", "kind"))
+
+
+# --- the daily warning of gaps (a worker job, registered in CareConfig.ready) ---------------------
+
+# Only the unit, a count and dates: a rota names staff, never a student.
+GAP_WARNING = gettext_noop(
+    "Duty rota of %(unit)s: %(nights)s of the next 7 nights have nobody on the first line "
+    "(%(first)s to %(last)s). Fill the rota.")
+# The idempotency keys of the warning's deliveries derive from (unit, day, person, channel):
+# a second worker, or the same one after a restart, writes nothing new (a unique key).
+GAP_KEY_NAMESPACE = uuid.UUID("5b0c6f8e-3a47-4d7e-9a0e-7f1d2c9b6e41")
+_warned_on: dt.date | None = None  # this process has warned for this day: skip the queries
+
+
+def gap_warning_recipients(unit: Unit) -> list[User]:
+    """Who keeps ``unit``'s rota and is told of its gaps: the centre director for the school;
+    the college lead and 辅导员 for a college (the school's centre director when it has none)."""
+    def holders(at: Unit, roles: set[str]) -> list[User]:
+        posts = (Post.objects.active().filter(unit=at, role__in=roles, person__is_active=True)
+                 .select_related("person").order_by("person_id"))
+        return list({p.person_id: p.person for p in posts}.values())
+
+    if unit.kind == UnitKind.COLLEGE:
+        people = holders(unit, EDITORS_OF_COLLEGE)
+        school = unit.school()
+        if people or school is None:
+            return people
+        unit = school
+    return holders(unit, {Role.CENTRE_DIRECTOR})
+
+
+def _gap_key(unit: Unit, day: dt.date, user: User, channel: str) -> uuid.UUID:
+    return uuid.uuid5(GAP_KEY_NAMESPACE, f"rota-gap:{unit.pk}:{day.isoformat()}:{user.pk}:{channel}")
+
+
+def warn_of_gaps(now: dt.datetime | None = None) -> int:
+    """Once a day, from the start of office hours: each school and college with nights in the
+    next :data:`GAP_DAYS` days without a first-line person sends its rota keepers an inbox
+    message and an e-mail (the channels of a notice) with a link to its rota. Returns the
+    number of messages written; 0 when each was written before (by this or another worker)."""
+    global _warned_on
+    at = local(now)
+    if at.time() < office_hours().start:
+        return 0
+    today = at.date()
+    if now is None and _warned_on == today:
+        return 0
+    units = list(Unit.objects.filter(kind__in=ROTA_UNIT_KINDS).order_by("path"))
+    rows: list[Delivery] = []
+    for gap in gap_summary(units, today):
+        params = {"unit": gap.unit.display_name, "nights": gap.nights,
+                  "first": gap.first.isoformat(), "last": gap.last.isoformat()}
+        link = reverse("rota-unit", args=[gap.unit.pk])
+        for user in gap_warning_recipients(gap.unit):
+            rows.append(Delivery(key=_gap_key(gap.unit, today, user, Channel.INBOX), channel=Channel.INBOX,
+                                 recipient=user, message=GAP_WARNING, params=params, link=link,
+                                 status="sent"))
+            if user.email:
+                rows.append(Delivery(key=_gap_key(gap.unit, today, user, Channel.EMAIL), channel=Channel.EMAIL,
+                                     recipient=user, address=user.email, message=GAP_WARNING,
+                                     params=params, link=link))
+    written = set(Delivery.objects.filter(key__in=[r.key for r in rows]).values_list("key", flat=True))
+    new = [r for r in rows if r.key not in written]
+    # A worker racing this one may write the same keys meanwhile: the unique key keeps one.
+    Delivery.objects.bulk_create(new, ignore_conflicts=True)
+    if now is None:
+        _warned_on = today
+    return len(new)

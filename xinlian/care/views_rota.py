@@ -24,20 +24,18 @@ from . import actions, rota
 from .models import DutyLine, DutyRole, DutyShift, ShiftKind
 
 SPANS = {"week": 7, "month": 28}
-MAX_UPLOAD_BYTES = 2 * 1024 * 1024
 
 
 def _user(request: HttpRequest) -> User:
     return request.user  # type: ignore[return-value]
 
 
-def _start(value: str | None, today: dt.date) -> dt.date:
+def _listing(request: HttpRequest, unit: Any, span: int) -> tuple[actions.RotaShifts, dict[str, list[str]]]:
+    """The verb's listing from ``?start=``; a start it refuses shows today's, with its message."""
     try:
-        day = dt.date.fromisoformat(value or "")
-    except ValueError:
-        return today
-    # Any day a year either side: enough to plan a term, bounded so a URL cannot ask for more.
-    return day if abs((day - today).days) <= 400 else today
+        return actions.list_shifts(request, unit.pk, start=request.GET.get("start"), days=span), {}
+    except Invalid as exc:
+        return actions.list_shifts(request, unit.pk, days=span), exc.errors
 
 
 def _render(request: HttpRequest, unit: Any, *, errors: dict[str, list[str]] | None = None,
@@ -46,23 +44,27 @@ def _render(request: HttpRequest, unit: Any, *, errors: dict[str, list[str]] | N
     units = rota.editable_units(user)
     today = timezone.localdate()
     span_name = request.GET.get("span") if request.GET.get("span") in SPANS else "week"
-    start = _start(request.GET.get("start"), today)
+    listing, start_errors = _listing(request, unit, SPANS[span_name])
+    if start_errors and status == 200:
+        status = 400
+    start = listing.start
     days = [start + dt.timedelta(days=i) for i in range(SPANS[span_name])]
-    shifts = (DutyShift.objects.filter(unit=unit, date__gte=days[0], date__lte=days[-1])
-              .select_related("person").order_by("date", "kind", "role", "person__full_name"))
     by_day: dict[dt.date, list[DutyShift]] = {d: [] for d in days}
-    for shift in shifts:
+    for shift in listing.shifts:
         by_day[shift.date].append(shift)
     line = DutyLine.objects.filter(school=unit).first() if unit.kind == UnitKind.SCHOOL else None
+    summaries = rota.gap_summary(units if unit.kind == UnitKind.SCHOOL else [unit], today)
     return render(request, "care/rota.html", {
         "unit": unit, "units": units, "span": span_name, "start": start,
         "prev": start - dt.timedelta(days=SPANS[span_name]),
         "next": start + dt.timedelta(days=SPANS[span_name]),
         "days": [(d, by_day[d]) for d in days], "today": today,
-        "gaps": rota.gaps_by_unit(units if unit.kind == UnitKind.SCHOOL else [unit], today),
+        "own_gaps": next((g for g in summaries if g.unit.pk == unit.pk), None),
+        "other_gaps": [g for g in summaries if g.unit.pk != unit.pk],
+        "gap_dates": {d for g in summaries if g.unit.pk == unit.pk for d in g.dates},
         "people": rota.eligible_people(unit), "kinds": ShiftKind.choices, "roles": DutyRole.choices,
-        "errors": errors or {}, "data": data or {"date": today.isoformat(), "kind": ShiftKind.NIGHT,
-                                                  "role": DutyRole.FIRST_LINE},
+        "errors": {**start_errors, **(errors or {})},
+        "data": data or {"date": today.isoformat(), "kind": ShiftKind.NIGHT, "role": DutyRole.FIRST_LINE},
         "import_report": import_report, "line": line,
     }, status=status)
 
@@ -104,8 +106,7 @@ def rota_add(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 @page_errors
 def rota_remove(request: HttpRequest, pk: int, shift: int) -> HttpResponse:
-    actions.rota_unit_for(request, pk)
-    actions.remove_shift(request, shift)
+    actions.remove_shift(request, pk, shift)
     messages.success(request, _("The shift was removed."))
     return redirect("rota-unit", pk=pk)
 
@@ -127,17 +128,10 @@ def rota_line(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 @page_errors
 def rota_import(request: HttpRequest, pk: int) -> HttpResponse:
-    unit = actions.rota_unit_for(request, pk)
     upload = request.FILES.get("file")
-    if upload is None:
-        return _render(request, unit, import_report=actions.RotaImport(
-            errors=[(0, "", _("Choose a file to import."))]), status=400)
-    if upload.size > MAX_UPLOAD_BYTES:
-        return _render(request, unit, import_report=actions.RotaImport(
-            errors=[(0, "", _("The file is too large; split it."))]), status=400)
-    report = actions.import_rota(request, upload, upload.name or "")
+    report = actions.import_rota(request, pk, upload, (upload.name or "") if upload else "")
     if report.errors:
-        return _render(request, unit, import_report=report, status=400)
+        return _render(request, actions.rota_unit_for(request, pk), import_report=report, status=400)
     messages.success(request, _("%(n)d shifts were imported.") % {"n": report.created})
     return redirect("rota-unit", pk=pk)
 

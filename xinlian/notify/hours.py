@@ -5,13 +5,17 @@ is "out of hours". The centre can change the days and times in the channel polic
 (:class:`xinlian.notify.models.OfficeHours`); the functions here read it, and fall back to the
 defaults when nothing is stored.
 
+Holidays and make-up workdays (调休) break the weekly pattern: a holiday has no office hours, a
+make-up workday has them on a day that is otherwise off (:class:`xinlian.notify.models.Holiday`,
+kept on the centre's settings page).
+
 Other apps build on :func:`is_out_of_hours` (the duty rota routes alerts to the person on duty
 out of hours) — its signature stays as it is."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from django.utils import timezone
@@ -50,21 +54,58 @@ def local(at: datetime | None = None) -> datetime:
     return at.astimezone(OFFICE_TIME_ZONE)
 
 
+def calendar(start: date, end: date) -> dict[date, str]:
+    """The holidays and make-up workdays from ``start`` to ``end`` (inclusive): date → kind."""
+    try:
+        from .models import Holiday
+    except ImportError:  # the model is not there (yet): no exceptions to the week
+        return {}
+    return dict(Holiday.objects.filter(date__gte=start, date__lte=end).values_list("date", "kind"))
+
+
+def is_holiday(day: date) -> bool:
+    """True on a date the centre marked as a holiday (no office hours that day)."""
+    return calendar(day, day).get(day) == "holiday"
+
+
+def _office_day(day: date, hours: Hours, exceptions: dict[date, str]) -> bool:
+    kind = exceptions.get(day)
+    if kind == "holiday":
+        return False
+    if kind == "workday":
+        return True
+    return day.weekday() in hours.weekdays
+
+
+def _inside(now: datetime, hours: Hours, exceptions: dict[date, str]) -> bool:
+    return _office_day(now.date(), hours, exceptions) and hours.start <= now.time() < hours.end
+
+
 def is_out_of_hours(at: datetime | None = None) -> bool:
-    """True outside office hours (nights, weekends), in Asia/Shanghai local time."""
-    return not office_hours().contains(local(at))
+    """True outside office hours (nights, weekends, holidays), in Asia/Shanghai local time; a
+    make-up workday has office hours."""
+    now = local(at)
+    return not _inside(now, office_hours(), calendar(now.date(), now.date()))
+
+
+# Long enough for the Spring Festival (up to nine days off) next to a weekend, with room to spare.
+LOOKAHEAD_DAYS = 40
 
 
 def next_office_hours_start(at: datetime | None = None) -> datetime:
     """When office hours next begin at or after ``at`` (``at`` itself when inside them), as an
-    aware datetime. With no office day configured, ``at`` (nothing is held forever)."""
+    aware datetime, skipping holidays and counting make-up workdays. With no office day in
+    sight, ``at`` (nothing is held forever)."""
     hours = office_hours()
     now = local(at)
-    if hours.contains(now) or not hours.weekdays or hours.start >= hours.end:
+    exceptions = calendar(now.date(), now.date() + timedelta(days=LOOKAHEAD_DAYS))
+    if _inside(now, hours, exceptions) or hours.start >= hours.end:
         return now
-    for days in range(8):
+    if not hours.weekdays and "workday" not in exceptions.values():
+        return now
+    for days in range(LOOKAHEAD_DAYS + 1):
         day = (now + timedelta(days=days)).date()
-        if day.weekday() not in hours.weekdays:
+        if not _office_day(day, hours, exceptions):
             continue
         start = datetime.combine(day, hours.start, tzinfo=OFFICE_TIME_ZONE)
         if start >= now:

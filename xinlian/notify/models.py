@@ -294,3 +294,56 @@ class OneTapUse(models.Model):
 
     def __str__(self) -> str:
         return f"one-tap link used for alert #{self.alert_id}"
+
+
+class ProviderToken(models.Model):
+    """A platform access token (WeCom, DingTalk) shared by every worker process and kept across
+    restarts, so that one fetch serves them all until shortly before it expires. ``key`` is a
+    digest of the platform, its URL and the credentials, never the credentials themselves; the
+    token is a credential and is stored encrypted. ``refreshing_until``: one worker holds the
+    right to fetch a new token until then, the others wait for its answer."""
+
+    key = models.CharField(max_length=64, unique=True)
+    token = EncryptedTextField(blank=True, default="")
+    expires_at = models.DateTimeField(null=True, blank=True)
+    refreshing_until = models.DateTimeField(null=True, blank=True)
+    fetches = models.PositiveIntegerField(default=0)
+    fetched_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"access token {self.key[:8]}…"
+
+
+class RateGate(models.Model):
+    """A provider's messages-per-second limit, shared by every worker process: each message
+    claims the next free instant (``next_at``, seconds since the epoch) with one atomic UPDATE,
+    and instants are spaced a little over ``1/limit`` apart (provider.RateLimiter.WINDOW), so no
+    one-second window ever holds more than the limit."""
+
+    channel = models.CharField(max_length=40, unique=True)
+    next_at = models.FloatField(default=0.0)
+
+    def __str__(self) -> str:
+        return f"rate gate {self.channel}"
+
+
+class DayKind(models.TextChoices):
+    HOLIDAY = "holiday", _("Holiday (no office hours)")
+    WORKDAY = "workday", _("Make-up workday (调休: office hours on a weekend day)")
+
+
+class Holiday(models.Model):
+    """A date that breaks the weekly pattern of office hours: a public holiday on an office day,
+    or a make-up workday (调休) on a day that is otherwise off. Read by notify/hours.py."""
+
+    date = models.DateField(_("date"), unique=True)
+    kind = models.CharField(_("kind"), max_length=8, choices=DayKind.choices, default=DayKind.HOLIDAY)
+    note = models.CharField(_("note"), max_length=64, blank=True)
+
+    class Meta:
+        verbose_name = _("holiday or make-up workday")
+        verbose_name_plural = _("holidays and make-up workdays")
+        ordering = ["date"]
+
+    def __str__(self) -> str:
+        return f"{self.date:%Y-%m-%d} {self.get_kind_display()}"

@@ -32,7 +32,7 @@ from django.utils import translation
 from django.utils.translation import gettext
 
 from .models import Channel, Delivery
-from .provider import NotConfigured, ProviderError, call_json, tokens
+from .provider import NotConfigured, ProviderError, call_json, pace, tokens
 
 WECOM_TOKEN_ERRORS = {40014, 42001, 41001}
 WECOM_RATE_LIMITS = {45009, 45011, 45033, 45047, -1}  # -1: "system busy, try again"
@@ -110,6 +110,7 @@ def send_wecom(delivery: Delivery) -> None:
             "enable_duplicate_check": 1, "duplicate_check_interval": 1800}
     for _round in range(2):  # a second round only after the token was refused
         token = _wecom_token()
+        pace(Channel.WECOM_APP)
         answer = call_json(f"{base}/cgi-bin/message/send?access_token={urllib.parse.quote(token)}",
                            body=body, method="POST")
         code = answer.get("errcode")
@@ -163,6 +164,7 @@ def send_dingtalk(delivery: Delivery) -> None:
             "msg": {"msgtype": "text", "text": {"content": f"{title}\n{text}\n{url}"}}}
     for _round in range(2):
         token = _dingtalk_token()
+        pace(Channel.DINGTALK_APP)
         answer = call_json(
             f"{base}/topapi/message/corpconversation/asyncsend_v2?access_token={urllib.parse.quote(token)}",
             body=body, method="POST")

@@ -35,8 +35,8 @@ from django.conf import settings
 from django.utils import translation
 from django.utils.translation import gettext
 
-from .models import Delivery
-from .provider import NotConfigured, ProviderError, call_json
+from .models import Channel, Delivery
+from .provider import NotConfigured, ProviderError, call_json, pace
 
 MOBILE = re.compile(r"1[3-9][0-9]{9}")
 ALIYUN_URL = "https://dysmsapi.aliyuncs.com"
@@ -95,6 +95,7 @@ def send_aliyun(delivery: Delivery, mobile: str, now: dt.datetime | None = None)
     signature = aliyun_signature(settings.SMS_ACCESS_KEY_SECRET, params)
     query = "&".join(f"{percent_encode(k)}={percent_encode(v)}" for k, v in sorted(params.items()))
     base = (settings.SMS_API_URL or ALIYUN_URL).rstrip("/")
+    pace(Channel.SMS)
     answer = call_json(f"{base}/?Signature={percent_encode(signature)}&{query}")
     code = str(answer.get("Code", ""))
     if code == "OK":
@@ -149,6 +150,7 @@ def send_tencent(delivery: Delivery, mobile: str, now: dt.datetime | None = None
         "X-TC-Timestamp": str(timestamp), "X-TC-Version": "2021-01-11",
         "X-TC-Region": settings.SMS_REGION or "ap-guangzhou",
     }
+    pace(Channel.SMS)
     answer = call_json(f"{base}/", data=payload, method="POST", headers=headers)
     response = answer.get("Response") if isinstance(answer.get("Response"), dict) else {}
     error = response.get("Error") if isinstance(response.get("Error"), dict) else None

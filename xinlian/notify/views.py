@@ -14,6 +14,7 @@ from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
+from django.db import connection
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -25,6 +26,7 @@ from django.views.decorators.http import require_GET, require_POST
 from xinlian.access.policy import Cap, scope_units
 from xinlian.network.models import Unit, User
 
+from . import hooks
 from .models import Channel, Delivery
 
 PAGE_SIZE = 30
@@ -75,9 +77,13 @@ def inbox(request: HttpRequest) -> HttpResponse:
     language = get_language()
     centre = scope_units(request.user, Cap.MANAGE_NETWORK)  # type: ignore[arg-type]
     failed = Delivery.objects.failed().outbound().for_units(centre).count() if centre else None
+    deliveries = list(page)
+    # What each alert message is about, from care through its hook (notify does not know care):
+    # level and status, and the category only where the access policy lets the reader read it.
+    about = hooks.inbox_summaries(request, deliveries)
     return render(request, "notify/inbox.html", {
         "page": page,
-        "items": [(d, d.text(language)) for d in page],
+        "items": [(d, d.text(language), about.get(d.pk)) for d in deliveries],
         "unread": mine.unread().count(),
         "failed": failed,
     })
@@ -110,7 +116,12 @@ def inbox_badge(request: HttpRequest) -> HttpResponse:
         if _is_htmx(request):  # signed out meanwhile: stop polling, swap nothing in
             return HttpResponse(status=HTMX_STOP_POLLING)
         return redirect_to_login(request.get_full_path())
-    unread = Delivery.objects.inbox_of(request.user).unread().count()
+    # inbox_of(user).unread().count() as one statement built once: every page polls this, and
+    # compiling the ORM's count cost a fifth of the request (bench/floor.py).
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT COUNT(*) FROM {Delivery._meta.db_table} WHERE channel = %s AND recipient_id = %s "
+                       "AND read_at IS NULL", [Channel.INBOX.value, request.user.pk])
+        unread = cursor.fetchone()[0]
     return render(request, "notify/_badge_count.html", {"unread": unread})
 
 
