@@ -13,6 +13,14 @@ Benchmarks:
                  worker sending the outbox: zero errors, nothing lost or doubled, alerts delivered
   rescore        ``xinlian rescore`` (dry run, then --apply) of 100,000 SCL-90 results under a
                  changed rule set: wall time and peak RSS
+  floor          Xinlian beside a bare Django app (bench/bare/), same gunicorn, same run: req/s and
+                 p50/p99 of /inbox/badge/ vs a bare view and of a submit vs a bare ORM submit; ratios
+  school_size    a school of 50,000 students (11,900 screenings, 360 red alerts, 2,200 interviews):
+                 server time and queries of the export, lists and reports, against a small school
+  personal_latency  red concern at night → WeCom application message and SMS at the local
+                 receivers, one worker: median and p99 of each
+  personal_burst 1,000 red alerts at once, receivers limited to 20/s, kill -9 a worker 20+ times:
+                 lost, repeated, the most requests the receivers saw in a second, total time
 
 Figures are printed and saved to bench/results/<name>.json, one entry per database vendor,
 with the machine, the date and the medians. ``--db postgres`` uses XINLIAN_DATABASE_URL (its
@@ -41,7 +49,8 @@ from common import (  # noqa: E402 — the path above makes bench/ importable wh
 )
 
 BENCHMARKS = ("network_pages", "roster_import", "alert_latency", "escalation_lateness", "worker_crash",
-              "screening_submit", "freshman_week", "rescore")
+              "screening_submit", "freshman_week", "rescore", "floor", "school_size",
+              "personal_latency", "personal_burst")
 
 
 def bench_network_pages(vendor: str, args: argparse.Namespace) -> dict:
@@ -179,6 +188,27 @@ def bench_rescore(vendor: str, args: argparse.Namespace) -> dict:
     }
 
 
+def bench_floor(vendor: str, args: argparse.Namespace) -> dict:
+    from floor import run_benchmark
+
+    return run_benchmark(vendor, args)
+
+
+def bench_school_size(vendor: str, args: argparse.Namespace) -> dict:
+    from school_size import run_benchmark
+
+    return run_benchmark(vendor, args)
+
+
+def bench_personal(name: str):  # noqa: ANN201
+    def run(vendor: str, args: argparse.Namespace) -> dict:
+        from personal import run_benchmark
+
+        return run_benchmark(name, vendor)
+
+    return run
+
+
 def _ms(summary: dict) -> str:
     if not summary.get("n"):
         return "no samples"
@@ -304,6 +334,10 @@ def print_summary(name: str, vendor: str, payload: dict) -> None:
                 print("  " + "\n  ".join(run["stderr_tail"] or run["stdout_tail"]))
         print(f"checks {payload['checks']}")
         print(f"target < {payload['target_seconds']:g} s: " + ("met" if payload["within_target"] else "NOT met"))
+    elif name in ("floor", "school_size"):
+        __import__(name).print_summary(payload)
+    elif name in ("personal_latency", "personal_burst"):
+        __import__("personal").print_summary(name, payload)
 
 
 def main() -> None:
@@ -361,7 +395,9 @@ def main() -> None:
         runner = {"network_pages": bench_network_pages, "roster_import": bench_roster_import,
                   "alert_latency": bench_alert_latency, "escalation_lateness": bench_escalation_lateness,
                   "worker_crash": bench_worker_crash, "screening_submit": bench_screening_submit,
-                  "freshman_week": bench_freshman_week, "rescore": bench_rescore}[name]
+                  "freshman_week": bench_freshman_week, "rescore": bench_rescore,
+                  "floor": bench_floor, "school_size": bench_school_size,
+                  "personal_latency": bench_personal(name), "personal_burst": bench_personal(name)}[name]
         try:
             payload = runner(vendor, args)
         except Exception as exc:  # one failing benchmark must not hide the others' figures

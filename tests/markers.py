@@ -18,10 +18,11 @@ What cannot carry a string:
 - A guardian's phone must look like a phone: ``1390000000<n>`` (S0001 → 13900000001) is the
   tier-4 marker of the phone, the guardian's name is ``MKR-T4-guardian_name-…``.
 - Counselling notes (tier 5) do not exist yet.
+- What a concern reported is tier 3, and also read by whoever one of its alerts is routed to while
+  it is theirs (``report_rule``: the 班主任 asked to acknowledge it reads it).
 
-Guardian contacts follow the tier the code grants today, Cap.CASE (the case team and the centre
-director). DESIGN.md also lets the 辅导员 and 班主任 read their students' guardian contacts: when
-the policy grants that, the phone's and name's rule below must ask the policy the same way.
+Guardian contacts are read by the case tier and by the student's 辅导员 and 班主任 (Cap.GUARDIANS:
+they make the calls); the phone's and name's rule asks the policy (``guardian_rule``).
 
 A campaign's name is not secret, but a student's participation in it is (tier 2: peer reporters
 never learn who took part in a screening). The campaign ``MKR-T2-campaign-S0001`` is completed by
@@ -40,8 +41,8 @@ from typing import Any
 
 from django.utils import timezone
 
-from xinlian.access.policy import Cap, caps_over_student
-from xinlian.care.access import sees_clinical
+from xinlian.access.policy import Cap, caps_over_student, reads_guardian_contacts
+from xinlian.care.access import sees_alert_report, sees_clinical
 from xinlian.care.models import (
     AlertNote,
     Case,
@@ -127,6 +128,20 @@ class MarkerSet:
         return text
 
 
+def guardian_rule(user: User, student: Student) -> bool:
+    """Guardian contacts: the case tier, and the 辅导员 and 班主任 (the policy's
+    ``reads_guardian_contacts``)."""
+    return reads_guardian_contacts(caps_over_student(user, student))
+
+
+def report_rule(concern: Concern) -> MarkerRule:
+    """What was reported: its reporter, the clinical tiers, and whoever one of its alerts is
+    routed to while it is theirs (the policy's ``sees_alert_report``)."""
+    reporter = concern.reporter_id
+    return lambda user, student: user.pk == reporter or any(
+        sees_alert_report(user, alert) for alert in concern.alerts.select_related("student__klass"))
+
+
 def _case_rule(case: Case) -> MarkerRule:
     """The case team and holders of the case tier (break-glass is not used by the fixtures)."""
     team = {case.lead_id, *case.members.values_list("pk", flat=True)}
@@ -203,7 +218,7 @@ def write_markers(cls: Any) -> list[Marker]:
 
     # Concerns (the reporter reads their own report) and alert notes.
     concern = cls.care_alert.concern
-    concern.seen = ms.add(3, "concern", s1, clinical_or(concern.reporter_id))
+    concern.seen = ms.add(3, "concern", s1, report_rule(concern))
     concern.save(update_fields=["seen"])
     for alert, what in ((cls.care_alert, "alert_note"), (cls.care_api_alert, "alert_note_api")):
         AlertNote.objects.create(alert=alert, author=director, action="acknowledge",
@@ -211,8 +226,9 @@ def write_markers(cls: Any) -> list[Marker]:
     urls: list[tuple[str, dict[str, int]]] = []
     for student, reporter in ((s4, cls.counsellor_a), (s5, cls.outsider_b)):
         concern, _ = Concern.submit(key=uuid.uuid4(), reporter=reporter, student=student,
-                                    category="emotional", urgency="soon",
-                                    seen=ms.add(3, "concern", student, clinical_or(reporter.pk)))
+                                    category="emotional", urgency="soon", seen="-")
+        concern.seen = ms.add(3, "concern", student, report_rule(concern))
+        concern.save(update_fields=["seen"])
         alert = concern.alerts.get()
         AlertNote.objects.create(alert=alert, author=director, action="acknowledge",
                                  text=ms.add(3, "alert_note", student, clinical_or(director.pk)))
@@ -239,8 +255,8 @@ def write_markers(cls: Any) -> list[Marker]:
         RiskEntry.set_level(student, "orange", by=director,
                             reason=ms.add(3, "reason", student, clinical_or()))
         FollowUp.record(student, by=director, note=ms.add(3, "follow_up", student, clinical_or(director.pk)))
-        Guardian.objects.create(student=student, name=ms.add(4, "guardian_name", student, tier(Cap.CASE)),
-                                relation="mother", phone=ms.phone(student, tier(Cap.CASE)))
+        Guardian.objects.create(student=student, name=ms.add(4, "guardian_name", student, guardian_rule),
+                                relation="mother", phone=ms.phone(student, guardian_rule))
 
     # Cases: every kind of record, then the closure summary. S0001's are the sweep's own cases.
     s1_cases = {cls.care_case.pk: cls.care_case, cls.care_api_case.pk: cls.care_api_case}

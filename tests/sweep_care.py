@@ -26,9 +26,9 @@ def _case_detail() -> dict[str, Any]:
 
 
 EXPECT: dict[str, dict[str, Any]] = {
-    # Everyone who may report about somebody; the bureau viewer reports about nobody.
+    # Everyone in the network may report (the leadership too); the bureau viewer reports about nobody.
     "concern-new": only(("counsellor_a", "head_teacher_a1", "committee_a1", "liaison_a1",
-                         "student_a1_user", "outsider_b", "director"), 200, 403, LOGIN),
+                         "student_a1_user", "outsider_b", "director", "leader"), 200, 403, LOGIN),
     "concern-mine": row(200, LOGIN),
     "alert-inbox": only((*RISK_READERS, "leader"), 200, 403, LOGIN),  # the leader: top rung
     "alert-detail": only(SEES_ALERT, 200, 404, LOGIN),
@@ -46,6 +46,7 @@ EXPECT: dict[str, dict[str, Any]] = {
     "case-team": POST_ONLY,
     "case-request-closure": POST_ONLY,
     "case-close": POST_ONLY,
+    "case-send-back": POST_ONLY,
     "case-reopen": POST_ONLY,
 }
 
@@ -79,6 +80,7 @@ KWARGS: dict[str, Callable[[Any], dict[str, Any]]] = {
     "case-team": _case,
     "case-request-closure": _case,
     "case-close": _case,
+    "case-send-back": _case,
     "case-reopen": _case,
 }
 
@@ -103,6 +105,7 @@ WRONG_METHODS: dict[str, tuple[Callable[[Any], dict[str, Any]], list[str]]] = {
     "case-team": (_case, ACTION),
     "case-request-closure": (_case, ACTION),
     "case-close": (_case, ACTION),
+    "case-send-back": (_case, ACTION),
     "case-reopen": (_case, ACTION),
 }
 

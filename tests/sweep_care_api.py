@@ -30,6 +30,14 @@ def _case_detail() -> dict[str, Any]:
     return expected
 
 
+def _guardians() -> dict[str, Any]:
+    # The 辅导员, the head teacher and the director read them; the rest of the roster scope: 403.
+    expected = only(("counsellor_a", "head_teacher_a1", "director"), 200, 404, API)
+    expected.update({p: 403 for p in SEES_STUDENT_A1
+                     if p not in ("counsellor_a", "head_teacher_a1", "director")})
+    return expected
+
+
 EXPECT: dict[str, dict[str, Any]] = {
     "care-api:concern-list": row(200, API),
     "care-api:alert-list": _as_page("alert-inbox"),
@@ -46,8 +54,10 @@ EXPECT: dict[str, dict[str, Any]] = {
     "care-api:case-break-glass": POST_ONLY,
     "care-api:case-request-closure": POST_ONLY,
     "care-api:case-close": POST_ONLY,
+    "care-api:case-send-back": POST_ONLY,
     "care-api:case-reopen": POST_ONLY,
     "care-api:student-timeline": only(SEES_STUDENT_A1, 200, 404, API),
+    "care-api:student-guardians": _guardians(),
     # back office (the director is the only persona who may enter it)
     "admin:care_levelsetting_changelist": only(("director",), 200, ADMIN_LOGIN, ADMIN_LOGIN),
     "admin:care_alert_changelist": only(("director",), 200, ADMIN_LOGIN, ADMIN_LOGIN),
@@ -84,8 +94,10 @@ KWARGS: dict[str, Callable[[Any], dict[str, Any]]] = {
     "care-api:case-break-glass": _case,
     "care-api:case-request-closure": _case,
     "care-api:case-close": _case,
+    "care-api:case-send-back": _case,
     "care-api:case-reopen": _case,
     "care-api:student-timeline": _student,
+    "care-api:student-guardians": _student,
 }
 
 # url name → (kwargs, methods that must answer 405), sent as the director.
@@ -106,8 +118,10 @@ WRONG_METHODS: dict[str, tuple[Callable[[Any], dict[str, Any]], list[str]]] = {
     "care-api:case-break-glass": (_case, ACTION),
     "care-api:case-request-closure": (_case, ACTION),
     "care-api:case-close": (_case, ACTION),
+    "care-api:case-send-back": (_case, ACTION),
     "care-api:case-reopen": (_case, ACTION),
     "care-api:student-timeline": (_student, ["post", "put", "patch", "delete"]),
+    "care-api:student-guardians": (_student, ["post", "put", "patch", "delete"]),
 }
 
 

@@ -14,6 +14,7 @@ from django.urls import reverse
 from rest_framework.authtoken.models import Token
 
 from xinlian.access.drf import HasCap
+from xinlian.access.models import AuditEvent
 from xinlian.access.policy import Cap
 from xinlian.network.models import Guardian, SpecialGroup, Unit, UnitKind
 
@@ -126,11 +127,18 @@ class StudentApiTests(NetworkTestCase):
         self.assertNotIn("special_groups", data)
         self.assertNotIn("guardians", data)
 
-    def test_head_teacher_gets_special_groups_not_guardians(self):
+    def test_head_teacher_gets_special_groups_and_the_guardians_to_call_audited(self):
         data = self.detail("head_teacher_a1").json()
         self.assertEqual([g["code"] for g in data["special_groups"]], ["left-behind"])
-        self.assertNotIn("guardians", data)
-        self.assertNotIn("13800138000", self.detail("head_teacher_a1").content.decode())
+        self.assertEqual([g["phone"] for g in data["guardians"]], ["13800138000"])
+        row = AuditEvent.objects.filter(action="student.view", actor=self.head_teacher_a1).latest("pk")
+        self.assertIn("guardians", row.detail)
+        self.assertNotIn("13800138000", row.detail)
+
+    def test_a_head_teacher_of_another_class_gets_no_guardians(self):
+        response = self.detail("head_teacher_a1", self.student_a2)
+        self.assertEqual(response.status_code, 404)
+        self.assertNotIn("13800138000", response.content.decode())
 
     def test_director_gets_guardian_phones(self):
         data = self.detail("director").json()
@@ -233,7 +241,8 @@ class StaffPostMeApiTests(NetworkTestCase):
         data = self.client.get(reverse("api:me")).json()
         self.assertEqual(data["number"], "T1002")
         self.assertEqual(data["name"], "吴老师")
-        self.assertEqual(data["capabilities"], ["export_roster", "report", "risk", "roster"])
+        # The 班主任 reads guardian contacts too (issue 10: they make the calls).
+        self.assertEqual(data["capabilities"], ["export_roster", "guardians", "report", "risk", "roster"])
         self.assertEqual([(p["role"], p["unit"]["code"]) for p in data["posts"]], [("head_teacher", "CA-1")])
         self.assertTrue(data["posts"][0]["role_label"])
 

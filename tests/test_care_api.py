@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import tempfile
 import uuid
 from pathlib import Path
 
+from django.conf import settings
 from django.core.management import call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from xinlian.access.models import AuditEvent
 from xinlian.care.models import (
+    CLOSURE_NEEDS,
     Alert,
     AlertSource,
     Case,
@@ -29,6 +32,7 @@ from xinlian.notify.models import Channel, Delivery
 
 from .base import make_staff, make_student
 from .test_care_core import LadderTestCase
+from .test_care_pages import with_safety_plan
 
 SEEN = "最近常常一个人在宿舍哭"
 REASON = "访谈后评估：有自伤念头"
@@ -86,7 +90,6 @@ class ConcernApiTests(CareApiTestCase):
     def test_student_outside_the_reporters_scope_is_404(self):
         for persona, student in (("liaison_a1", self.classmate_a1),   # not a roommate
                                  ("committee_a1", self.student_a2),   # another class
-                                 ("head_teacher_a1", self.student_b1),
                                  ("bureau_viewer", self.student_a1)):
             with self.subTest(persona=persona):
                 self.assertEqual(self.file_concern(persona, student=student.pk).status_code, 404)
@@ -173,14 +176,27 @@ class AlertApiTests(CareApiTestCase):
                 self.assertEqual(response.status_code, 200)
                 self.assertEqual(response.json()["can_act"], can_act)
 
-    def test_head_teacher_never_receives_the_concern_text(self):
+    def test_routed_head_teacher_reads_what_was_reported_not_who_while_it_is_theirs(self):
+        # Issue 10: the 班主任 is asked to acknowledge it, so they read it (audited); the list
+        # stays without the text, and the reporter's name stays with the clinical tiers.
         self.login("head_teacher_a1")
-        for path in (url("alert-list"), url("alert-detail", self.alert.pk)):
-            response = self.client.get(path)
-            self.assertEqual(response.status_code, 200)
-            self.assertNotContains(response, SEEN)
-            self.assertNotContains(response, "emotional")
-        self.assertNotIn("concern", self.client.get(url("alert-detail", self.alert.pk)).json())
+        response = self.client.get(url("alert-list"))
+        self.assertEqual(response.status_code, 200)
+        self.assertNotContains(response, SEEN)
+        body = self.client.get(url("alert-detail", self.alert.pk)).json()
+        self.assertEqual(body["concern"]["seen"], SEEN)
+        self.assertEqual(body["concern"]["category"], "emotional")
+        self.assertNotIn("reporter", body["concern"])
+        self.assertTrue(AuditEvent.objects.filter(actor=self.head_teacher_a1, action="concern.view",
+                                                  object_id=str(self.alert.concern_id)).exists())
+        # Once resolved it is no longer theirs to act on: the text goes with it.
+        self.login("counsellor_a")
+        self.post(url("alert-acknowledge", self.alert.pk), {})
+        self.post(url("alert-resolve", self.alert.pk), {})
+        self.login("head_teacher_a1")
+        body = self.client.get(url("alert-detail", self.alert.pk)).json()
+        self.assertNotIn("concern", body)
+        self.assertNotIn(SEEN, json.dumps(body, ensure_ascii=False))
 
     def test_counsellor_reads_the_concern_and_the_read_is_audited(self):
         self.login("counsellor_a")
@@ -215,11 +231,10 @@ class AlertApiTests(CareApiTestCase):
         response = self.post(url("alert-triage", self.alert.pk), {"decision": "case", "note": "需要干预"})
         self.assertEqual(response.status_code, 200)
         body = response.json()
-        self.assertEqual((body["status"], body["triage"]), ("triaged", "case"))
+        # The case takes the alert over: resolved at once (issue 10), nothing left to resolve.
+        self.assertEqual((body["status"], body["triage"]), ("resolved", "case"))
         case = Case.objects.get(pk=body["cases"][0])
         self.assertEqual((case.lead_id, case.alert_id), (self.director.pk, self.alert.pk))
-        response = self.post(url("alert-resolve", self.alert.pk), {"note": "已转个案"})
-        self.assertEqual(response.json()["status"], "resolved")
         self.assertEqual(self.post(url("alert-resolve", self.alert.pk)).status_code, 409)
 
     def test_someone_not_yet_responsible_may_not_act(self):
@@ -478,7 +493,16 @@ class CaseApiTests(CareApiTestCase):
     def test_a_closed_case_refuses_edits_until_reopened(self):
         self.login("director")
         self.assertEqual(self.post(url("case-close", self.case.pk), {"review": "x"}).status_code, 409)
+        # No safety plan yet: the closure request is refused with its reason.
+        response = self.post(url("case-request-closure", self.case.pk), {"summary": "稳定"})
+        self.assertEqual(response.status_code, 409)
+        with translation.override(settings.LANGUAGE_CODE):
+            self.assertEqual(response.json()["detail"], str(CLOSURE_NEEDS["safety_plan"]))
+        with_safety_plan(self.case, self.director)
+        self.case.members.add(self.counsellor_a)
+        self.login("counsellor_a")
         self.assertEqual(self.post(url("case-request-closure", self.case.pk), {"summary": "稳定"}).status_code, 200)
+        self.login("director")
         response = self.post(url("case-close", self.case.pk), {"review": "同意结案"})
         self.assertEqual((response.status_code, response.json()["status"]), (200, "closed"))
         response = self.record("note", {"text": "x"})
@@ -491,6 +515,7 @@ class CaseApiTests(CareApiTestCase):
     def test_closure_needs_the_director(self):
         counsellor = make_staff("T3001", "何老师", Role.COUNSELLOR, self.school)
         case = Case.open_for(self.student_a2, by=self.persona("director"), lead=counsellor)
+        with_safety_plan(case, counsellor)
         self.client.force_login(counsellor)
         self.assertEqual(self.post(url("case-request-closure", case.pk), {"summary": "稳定"}).status_code, 200)
         self.assertEqual(self.post(url("case-close", case.pk), {"review": "自己结案"}).status_code, 403)

@@ -23,7 +23,7 @@ from xinlian.care.models import (
     fire_due_escalations,
     raise_overdue_follow_ups,
 )
-from xinlian.network.models import Post, Role
+from xinlian.network.models import Post, Role, User
 from xinlian.notify.models import Channel, Delivery
 
 from .base import NetworkTestCase, make_staff
@@ -161,8 +161,11 @@ class EscalationTests(LadderTestCase):
         alert.acknowledge(director)
         case = alert.triage_as(director, Triage.CASE, "需要危机干预")
         self.assertIsInstance(case, Case)
-        alert.resolve(director, "已转入个案")
-        self.assertEqual(alert.status, AlertStatus.RESOLVED)
+        # The case takes the alert over (issue 10): resolved, and the student at orange at least.
+        self.assertEqual((alert.status, alert.triage), (AlertStatus.RESOLVED, Triage.CASE))
+        self.assertEqual(RiskEntry.current_for(self.student_a1).level, "orange")
+        with self.assertRaises(CareError):
+            alert.resolve(director, "已转入个案")
 
 
 class RegisterTests(LadderTestCase):
@@ -197,8 +200,13 @@ class CaseTests(LadderTestCase):
 
     def test_closed_case_refuses_edits_until_reopened(self):
         self.case.add_record("assessment", author=self.director_u, data={"ideation": True, "plan": False})
+        with self.assertRaises(CareError):  # no safety plan yet
+            self.case.request_closure(self.director_u, "稳定")
+        self.case.add_record("safety_plan", author=self.director_u, data={"warning_signs": "失眠", "contacts": "辅导员"})
         self.case.request_closure(self.director_u, "稳定")
-        self.case.close(self.director_u, "同意结案")
+        with self.assertRaises(CareError):  # the requester does not review their own request
+            self.case.close(self.director_u, "同意结案")
+        self.case.close(User.objects.get(pk=self.counsellor_a.pk), "同意结案")
         with self.assertRaises(CareError):
             self.case.add_record("note", author=self.director_u, data={"text": "x"})
         self.case.reopen(self.director_u, "再次出现风险")

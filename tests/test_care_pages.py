@@ -24,13 +24,32 @@ from xinlian.care.models import (
     RiskEntry,
     fire_due_escalations,
 )
-from xinlian.network.models import Guardian, Role
+from xinlian.network.models import Guardian, Role, User
 from xinlian.notify.models import Channel, Delivery
 
 from .base import NetworkTestCase, make_staff
 
 SEEN = "最近常常一个人哭，说活着没意思"
 REASON = "访谈后评估：有自伤念头"
+
+
+SAFETY_PLAN = {"warning_signs": "失眠", "coping": "", "contacts": "辅导员", "means_restriction": "",
+               "notes": ""}
+
+
+def with_safety_plan(case: Case, by: User) -> Case:
+    """What closing a case needs first (issue 10): a safety plan."""
+    case.add_record("safety_plan", author=by, data=SAFETY_PLAN)
+    return case
+
+
+def put_up_for_closure(case: Case, by: User, summary: str = "稳定") -> Case:
+    """A safety plan, then the closure request by ``by`` (the reviewer must be someone else)."""
+    with_safety_plan(case, by)
+    if by.pk != case.lead_id:
+        case.members.add(by)
+    case.request_closure(by, summary)
+    return case
 
 
 class CarePagesTestCase(NetworkTestCase):
@@ -238,15 +257,18 @@ class AlertPageTests(CarePagesTestCase):
         self.assertEqual(response.status_code, 200)
         self.assertNotContains(response, "张小明")
 
-    def test_head_teacher_sees_level_and_what_to_do_not_the_concern(self):
+    def test_head_teacher_routed_sees_what_was_reported_but_not_who_reported(self):
+        # Issue 10: whoever an alert is routed to reads what it is about (category, urgency,
+        # text) while it is theirs; the reporter's name stays with the clinical tiers.
         alert = self.report(category="self_harm").alerts.get()
         self.login("head_teacher_a1")
         response = self.client.get(alert.get_absolute_url())
         self.assertContains(response, "Level 1 (red)")
         self.assertContains(response, "Contact the student every day")
         self.assertContains(response, "Acknowledge — I am on it")
-        for hidden in (SEEN, "Self-harm", "孙悦"):  # the text, the category, the reporter
-            self.assertNotContains(response, hidden)
+        self.assertContains(response, SEEN)
+        self.assertContains(response, "Self-harm or suicide talk")
+        self.assertNotContains(response, "孙悦")  # the reporter
 
     def test_fudaoyuan_sees_the_concern(self):
         alert = self.report(category="self_harm").alerts.get()
@@ -541,6 +563,7 @@ class CasePageTests(CarePagesTestCase):
 
     def test_closure_needs_the_director_and_a_closed_case_refuses_edits(self):
         self.case.members.add(self.head_teacher_a1)
+        with_safety_plan(self.case, self.director)
         self.login("head_teacher_a1")
         self.client.post(self.url("case-request-closure", self.case.pk), {"closure-summary": "稳定"})
         self.case.refresh_from_db()
@@ -643,7 +666,9 @@ class ChronologyTests(CarePagesTestCase):
         response = self.client.get(self.url("student-detail", self.student_a1.pk))
         for text in ("Concern reported", "Level 1 (red) alert raised (Concern report)",
                      "Alert acknowledged", "Alert triaged: Open a crisis case", "Crisis case opened",
-                     "Case record: Risk assessment", "Risk level: None → Level 1 (red)"):
+                     "Case record: Risk assessment", "Alert resolved",
+                     # the case put the student at orange, then the level was set to red
+                     "Risk level: None → Level 2 (orange)", "Risk level: Level 2 (orange) → Level 1 (red)"):
             self.assertContains(response, text)
         self.assertContains(response, REASON)
         self.assertContains(response, "Set the risk level")
@@ -653,7 +678,7 @@ class ChronologyTests(CarePagesTestCase):
         self.assertContains(other, f'action="{reverse("case-new")}"')
         body = response.content.decode()
         # newest first
-        self.assertLess(body.index("Risk level: None"), body.index("Concern reported"))
+        self.assertLess(body.index("Risk level: Level 2 (orange)"), body.index("Concern reported"))
 
     def test_head_teacher_sees_tier_two_lines_only(self):
         self.login("head_teacher_a1")

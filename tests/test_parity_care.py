@@ -33,7 +33,7 @@ from xinlian.care.models import (
     TimelineEntry,
 )
 
-from .test_care_pages import CarePagesTestCase
+from .test_care_pages import CarePagesTestCase, put_up_for_closure, with_safety_plan
 
 Req = tuple[str, str, dict[str, Any]]  # method, url, data
 
@@ -86,8 +86,9 @@ def with_case(t: Any) -> None:
 
 
 def with_case_in_review(t: Any) -> None:
+    """Closure asked for by a team member (the 辅导员) after a safety plan: the director reviews."""
     with_case(t)
-    t.case.request_closure(t.director, "稳定")
+    put_up_for_closure(t.case, t.counsellor_a)
 
 
 def with_closed_case(t: Any) -> None:
@@ -173,6 +174,42 @@ def open_case_conflict(t: Any, results: dict[str, Any]) -> None:
     t.assertEqual(api_response.json()["case"], t.case.pk)                  # told which case
 
 
+def case_took_over_the_alert(t: Any, results: dict[str, Any]) -> None:
+    """Opening a case resolves its source alert and puts the student at orange at least."""
+    t.alert.refresh_from_db()
+    t.assertEqual(t.alert.status, "resolved")
+    t.assertEqual(RiskEntry.current_for(t.student_a1).level, "orange")
+
+
+def red_stays_red(t: Any, results: dict[str, Any]) -> None:
+    t.assertEqual(RiskEntry.current_for(t.student_a1).level, "red")
+    t.assertEqual(RiskEntry.objects.filter(student=t.student_a1).count(), 1)
+
+
+def sent_back(t: Any, results: dict[str, Any]) -> None:
+    t.case.refresh_from_db()
+    t.assertEqual(t.case.status, "open")
+    record = CaseRecord.objects.get(case=t.case, kind="closure_returned")
+    t.assertEqual((record.author_id, record.content["comment"]), (t.director.pk, "先补充返校评估"))
+
+
+def with_own_closure_request(t: Any) -> None:
+    """The director asks for the closure themself: someone else must review it."""
+    with_case(t)
+    put_up_for_closure(t.case, t.director)
+
+
+def with_plan(t: Any) -> None:
+    with_case(t)
+    with_safety_plan(t.case, t.director)
+
+
+def with_referral_not_back(t: Any) -> None:
+    with_plan(t)
+    t.case.add_record("referral", author=t.director,
+                      data={"where": "市精神卫生中心", "when": "2026-09-01", "outcome": "", "return_assessment": ""})
+
+
 def guardian_named(t: Any, results: dict[str, Any]) -> None:
     record = CaseRecord.objects.get(kind="guardian")
     t.assertEqual(record.content["who"], "张父 · Father")
@@ -219,6 +256,20 @@ SCENARIOS: list[Scenario] = [
     Scenario("triage_case_centre", "director", "ok", setup=with_alert,
              page=page("alert-triage", alert_id, data={"triage-decision": "case", "triage-note": "危机"}),
              api=api("alert-triage", alert_id, data={"decision": "case", "note": "危机"})),
+    Scenario("triage_case_takes_over_the_alert", "director", "ok", setup=with_alert,
+             check=case_took_over_the_alert,
+             page=page("alert-triage", alert_id, data={"triage-decision": "case", "triage-note": ""}),
+             api=api("alert-triage", alert_id, data={"decision": "case", "note": ""})),
+    # 无需处理 is for those who can judge the alert (the 辅导员, the centre), not the 班主任.
+    Scenario("triage_no_action_fudaoyuan", "counsellor_a", "ok", setup=with_alert,
+             page=page("alert-triage", alert_id, data={"triage-decision": "no_action", "triage-note": ""}),
+             api=api("alert-triage", alert_id, data={"decision": "no_action", "note": ""})),
+    Scenario("triage_no_action_head_teacher", "head_teacher_a1", "403", setup=with_alert,
+             page=page("alert-triage", alert_id, data={"triage-decision": "no_action", "triage-note": ""}),
+             api=api("alert-triage", alert_id, data={"decision": "no_action", "note": ""})),
+    Scenario("triage_monitor_head_teacher", "head_teacher_a1", "ok", setup=with_alert,
+             page=page("alert-triage", alert_id, data={"triage-decision": "monitor", "triage-note": ""}),
+             api=api("alert-triage", alert_id, data={"decision": "monitor", "note": ""})),
     Scenario("triage_case_not_centre", "counsellor_a", "403", setup=with_alert,
              page=page("alert-triage", alert_id, data={"triage-decision": "case", "triage-note": ""}),
              api=api("alert-triage", alert_id, data={"decision": "case", "note": ""})),
@@ -253,6 +304,13 @@ SCENARIOS: list[Scenario] = [
     Scenario("case_list_peer", "committee_a1", "403", setup=with_case,
              page=page("case-list", method="get"), api=api("case-list", method="get")),
     Scenario("open_case", "psych", "ok",
+             page=lambda t: ("post", reverse("case-new"), {"student": t.student_a1.pk}),
+             api=lambda t: ("post", reverse("care-api:case-list"), {"student": t.student_a1.pk})),
+    Scenario("open_case_from_alert", "director", "ok", setup=with_alert, check=case_took_over_the_alert,
+             page=lambda t: ("post", reverse("case-new"), {"student": t.student_a1.pk, "alert": t.alert.pk}),
+             api=lambda t: ("post", reverse("care-api:case-list"), {"student": t.student_a1.pk,
+                                                                   "alert": t.alert.pk})),
+    Scenario("open_case_red_stays_red", "director", "ok", setup=with_level, check=red_stays_red,
              page=lambda t: ("post", reverse("case-new"), {"student": t.student_a1.pk}),
              api=lambda t: ("post", reverse("care-api:case-list"), {"student": t.student_a1.pk})),
     Scenario("open_a_second_case", "director", "409", setup=with_case, check=open_case_conflict,
@@ -293,7 +351,28 @@ SCENARIOS: list[Scenario] = [
     Scenario("set_team_with_glass", "counsellor_a", "403", setup=with_glass,
              page=lambda t: ("post", reverse("case-team", args=[t.case.pk]), {"lead": t.counsellor_a.pk}),
              api=lambda t: ("post", reverse("care-api:case-team", args=[t.case.pk]), {"lead": t.counsellor_a.pk})),
-    Scenario("request_closure", "director", "ok", setup=with_case,
+    Scenario("request_closure_without_safety_plan", "director", "409", setup=with_case,
+             page=page("case-request-closure", case_id, data={"closure-summary": "情况稳定两周"}),
+             api=api("case-request-closure", case_id, data={"summary": "情况稳定两周"})),
+    Scenario("request_closure_referred_not_back", "director", "409", setup=with_referral_not_back,
+             page=page("case-request-closure", case_id, data={"closure-summary": "情况稳定两周"}),
+             api=api("case-request-closure", case_id, data={"summary": "情况稳定两周"})),
+    Scenario("close_by_requester", "director", "403", setup=with_own_closure_request,
+             page=page("case-close", case_id, data={"review-review": "同意结案"}),
+             api=api("case-close", case_id, data={"review": "同意结案"})),
+    Scenario("send_back", "director", "ok", setup=with_case_in_review, check=sent_back,
+             page=page("case-send-back", case_id, data={"sendback-comment": "先补充返校评估"}),
+             api=api("case-send-back", case_id, data={"comment": "先补充返校评估"})),
+    Scenario("send_back_by_requester", "director", "403", setup=with_own_closure_request,
+             page=page("case-send-back", case_id, data={"sendback-comment": "x"}),
+             api=api("case-send-back", case_id, data={"comment": "x"})),
+    Scenario("send_back_by_member", "counsellor_a", "403", setup=with_case_in_review,
+             page=page("case-send-back", case_id, data={"sendback-comment": "x"}),
+             api=api("case-send-back", case_id, data={"comment": "x"})),
+    Scenario("send_back_open_case", "director", "409", setup=with_plan,
+             page=page("case-send-back", case_id, data={"sendback-comment": "x"}),
+             api=api("case-send-back", case_id, data={"comment": "x"})),
+    Scenario("request_closure", "director", "ok", setup=with_plan,
              page=page("case-request-closure", case_id, data={"closure-summary": "情况稳定两周"}),
              api=api("case-request-closure", case_id, data={"summary": "情况稳定两周"})),
     Scenario("request_closure_again", "director", "409", setup=with_case_in_review,
@@ -309,7 +388,7 @@ SCENARIOS: list[Scenario] = [
              page=page("case-close", case_id, data={"review-review": "x"}),
              api=api("case-close", case_id, data={"review": "x"})),
     Scenario("close_by_member", "head_teacher_a1", "403",
-             setup=lambda t: (with_member(t), t.case.request_closure(t.director, "稳定")),
+             setup=lambda t: (with_member(t), put_up_for_closure(t.case, t.counsellor_a)),
              page=page("case-close", case_id, data={"review-review": "x"}),
              api=api("case-close", case_id, data={"review": "x"})),
     Scenario("reopen", "director", "ok", setup=with_closed_case,
@@ -453,7 +532,7 @@ class DivergenceTests(CarePagesTestCase):
         self.assertContains(response, "This student already has an open crisis case.")
         self.assertEqual(Case.objects.filter(student=self.student_a1).count(), 1)
         # Once closed, a new case may open.
-        first.request_closure(self.director, "稳定")
+        put_up_for_closure(first, self.counsellor_a)
         first.close(self.director, "同意")
         self.assertEqual(self.api_post(reverse("care-api:case-list"), {"student": self.student_a1.pk}).status_code,
                          201)
@@ -494,13 +573,15 @@ class DivergenceTests(CarePagesTestCase):
 
     def test_the_api_writes_the_audit_rows_the_pages_write(self):
         RiskEntry.set_level(self.student_a1, "red", by=self.director, reason="x")
-        case = Case.open_for(self.student_a1, by=self.director)
+        case = with_safety_plan(Case.open_for(self.student_a1, by=self.director), self.director)
+        case.members.add(self.counsellor_a)
+        self.login("counsellor_a")
+        self.api_post(reverse("care-api:case-request-closure", args=[case.pk]), {"summary": "稳定"})
         self.login("director")
         self.client.get(reverse("care-api:case-list"))
         self.api_post(reverse("care-api:register-list"),
                       {"student": self.student_a1.pk, "level": "orange", "reason": "好转"})
         self.api_post(reverse("care-api:follow-up-list"), {"student": self.student_a1.pk, "note": "电话"})
-        self.api_post(reverse("care-api:case-request-closure", args=[case.pk]), {"summary": "稳定"})
         self.api_post(reverse("care-api:case-close", args=[case.pk]), {"review": "同意"})
         self.api_post(reverse("care-api:case-reopen", args=[case.pk]), {"reason": "再次出现风险"})
         self.login("outsider_b")

@@ -78,7 +78,11 @@ class ConsentTests(StudentPageTestCase):
         response = self.client.get(self.url("take"))
         self.assertEqual(response.status_code, 200)
         self.assertContains(response, self.campaign.purpose)
-        self.assertContains(response, "the staff of the school's counselling centre and your 辅导员")
+        # Written from the policy and the routing (issue 10): the 班主任 receives the red alert.
+        self.assertContains(response, "Your answers and results are read by the counselling-centre director, "
+                                      "the centre&#x27;s psychology teachers and your 辅导员.")
+        self.assertContains(response, "your 辅导员, your head teacher and the counselling-centre director "
+                                      "are alerted at once")
         self.assertContains(response, 'name="agree" value="1"')
         self.assertContains(response, 'name="agree" value="0"')
         self.assertNotContains(response, 'id="scr-form"')  # no questions before consent
@@ -86,8 +90,10 @@ class ConsentTests(StudentPageTestCase):
     def test_centre_only_visibility_is_said_in_words(self) -> None:
         Campaign.objects.filter(pk=self.campaign.pk).update(visibility=Visibility.CENTRE_ONLY)
         response = self.client.get(self.url("take"))
-        self.assertContains(response, "only the staff of the school's counselling centre.")
-        self.assertNotContains(response, "counselling centre and your 辅导员")
+        self.assertContains(response, "Your answers and results are read by the counselling-centre director "
+                                      "and the centre&#x27;s psychology teachers.")
+        self.assertContains(response, "Otherwise your 辅导员 and your head teacher see only whether you have "
+                                      "finished.")
 
     def test_agree_is_recorded_with_version_and_time(self) -> None:
         response = self.client.post(self.url("consent"), {"agree": "1", "version": "1"})
@@ -211,7 +217,8 @@ class OwnershipTests(StudentPageTestCase):
         self.login("head_teacher_a1")
         self.assertContains(self.client.get(reverse("screening:mine")), self.url("take", mine))
         page = self.client.get(self.url("take", mine))
-        self.assertContains(page, "only the staff of the school's counselling centre.")
+        self.assertContains(page, "Your answers and results are read by the counselling-centre director and "
+                                      "the centre&#x27;s psychology teachers.")
 
 
 # --- saving answers as they are given -------------------------------------------------------------

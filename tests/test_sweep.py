@@ -351,7 +351,8 @@ class SweepTests(NetworkTestCase):
         self.assertEqual(readers["MKR-T3-reason-S0004"], {"counsellor_a", "director"})
         self.assertEqual(readers["MKR-T3-flag-S0005"], {"outsider_b", "director"})
         self.assertEqual(readers["MKR-T4-note.text-S0001"], {"director"})  # the case lead
-        self.assertEqual(readers["13900000001"], {"director"})
+        # Guardian contacts: the case tier, and the 辅导员 and 班主任 who make the calls.
+        self.assertEqual(readers["13900000001"], {"director", "counsellor_a", "head_teacher_a1"})
         self.assertEqual(readers["MKR-T2-campaign-S_0001"], {"counsellor_a", "head_teacher_a1", "director"})
 
     def test_every_sensitive_field_is_marked_for_each_student(self):

@@ -29,23 +29,28 @@ class Cap(StrEnum):
     IMPORT_ROSTER = "import_roster"
     MANAGE_NETWORK = "manage_network"
     REPORT = "report"            # may file a concern about students in scope
+    GUARDIANS = "guardians"      # guardian contacts (tier 4 data) — those who make the calls
 
 
 T1 = {Cap.ROSTER, Cap.REPORT}
 ROLE_CAPS: dict[str, frozenset[Cap]] = {
-    Role.LEADER: frozenset({Cap.ROSTER, Cap.STATS}),
-    Role.DEPUTY_LEADER: frozenset({Cap.ROSTER, Cap.STATS}),
-    Role.LEADERSHIP_MEMBER: frozenset({Cap.STATS}),
-    Role.CENTRE_DIRECTOR: frozenset({*T1, Cap.RISK, Cap.SCORES, Cap.CASE, Cap.NOTES, Cap.STATS,
+    # Everyone in the network can report a concern (issue 10): the leadership, the parent and
+    # student representatives too, about students under their post's unit (by student number
+    # where they hold no roster). Staff without any post report by number (care.access).
+    Role.LEADER: frozenset({Cap.ROSTER, Cap.STATS, Cap.REPORT}),
+    Role.DEPUTY_LEADER: frozenset({Cap.ROSTER, Cap.STATS, Cap.REPORT}),
+    Role.LEADERSHIP_MEMBER: frozenset({Cap.STATS, Cap.REPORT}),
+    Role.CENTRE_DIRECTOR: frozenset({*T1, Cap.RISK, Cap.SCORES, Cap.CASE, Cap.NOTES, Cap.STATS, Cap.GUARDIANS,
                                      Cap.EXPORT_ROSTER, Cap.IMPORT_ROSTER, Cap.MANAGE_NETWORK}),
     Role.COUNSELLOR: frozenset({*T1, Cap.RISK, Cap.SCORES, Cap.STATS}),
     Role.COLLEGE_LEAD: frozenset({*T1, Cap.RISK, Cap.STATS, Cap.EXPORT_ROSTER}),
-    Role.FUDAOYUAN: frozenset({*T1, Cap.RISK, Cap.SCORES, Cap.EXPORT_ROSTER}),
-    Role.HEAD_TEACHER: frozenset({*T1, Cap.RISK, Cap.EXPORT_ROSTER}),
+    # The 辅导员 and 班主任 read their students' guardian contacts: they make the calls.
+    Role.FUDAOYUAN: frozenset({*T1, Cap.RISK, Cap.SCORES, Cap.EXPORT_ROSTER, Cap.GUARDIANS}),
+    Role.HEAD_TEACHER: frozenset({*T1, Cap.RISK, Cap.EXPORT_ROSTER, Cap.GUARDIANS}),
     Role.COMMITTEE_MEMBER: frozenset(T1),
     Role.DORM_LIAISON: frozenset(T1),
-    Role.PARENT_REP: frozenset(),
-    Role.STUDENT_REP: frozenset(),
+    Role.PARENT_REP: frozenset({Cap.REPORT}),
+    Role.STUDENT_REP: frozenset({Cap.REPORT}),
     Role.BUREAU_VIEWER: frozenset({Cap.STATS}),
 }
 PEER_ROLES = frozenset({Role.COMMITTEE_MEMBER, Role.DORM_LIAISON})
@@ -142,10 +147,15 @@ def caps_over_student(user: User, student: Student) -> set[Cap]:
     for post in _posts(user):
         if post.unit_id in unit_ids:
             held |= ROLE_CAPS[post.role]
-    held &= {Cap.ROSTER, *TIER_CAPS}
+    held &= {Cap.ROSTER, *TIER_CAPS, Cap.GUARDIANS}
     if student.user_id == getattr(user, "pk", None):
         held.add(Cap.ROSTER)
     return held
+
+
+def reads_guardian_contacts(held: set[Cap]) -> bool:
+    """Guardian contacts: the case tier, and the 辅导员 and 班主任 of the student (Cap.GUARDIANS)."""
+    return Cap.CASE in held or Cap.GUARDIANS in held
 
 
 def get_student_for_user(request: HttpRequest, pk: int) -> tuple[Student, set[Cap]]:
@@ -161,7 +171,7 @@ def get_student_for_user(request: HttpRequest, pk: int) -> tuple[Student, set[Ca
         raise Http404
     held = caps_over_student(user, student)
     held.add(Cap.ROSTER)  # visible_students said so (own record, or a peer reporter's roster)
-    if held & set(TIER_CAPS):
+    if held & {*TIER_CAPS, Cap.GUARDIANS}:
         audit(request, "student.view", student, detail=",".join(sorted(held)))
     return student, held
 

@@ -7,6 +7,7 @@ student and asking the policy which tiers the reader holds over that student."""
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Any
 
 from django.db.models import QuerySet
 from django.http import HttpRequest
@@ -20,13 +21,14 @@ from xinlian.access.policy import (
     audit,
     caps_over_student,
     has_cap,
+    reads_guardian_contacts,
     scope_units,
     visible_students,
 )
 from xinlian.lib.actions import NotAllowed, NotFound
-from xinlian.network.models import Post, Student, UnitKind, User
+from xinlian.network.models import Post, Role, Student, UnitKind, User
 
-from .models import Alert, BreakGlass, Case, Concern, Tier, TimelineEntry
+from .models import Alert, AlertStatus, BreakGlass, Case, Concern, Tier, TimelineEntry
 from .network import LADDER
 
 TIER_OF_CAP = {Cap.ROSTER: Tier.ROSTER, Cap.RISK: Tier.RISK, Cap.SCORES: Tier.SCORES,
@@ -69,13 +71,34 @@ def highest_tier(held: set[Cap]) -> int:
 
 
 def reportable_students(user: User) -> QuerySet[Student]:
-    """Whom ``user`` may report about: everyone in their roster scope (a peer reporter: their
-    classmates or roommates), and a student about themself or a classmate."""
-    if getattr(user, "kind", None) == "student" and not visible_students(user, Cap.REPORT).exists():
+    """Whom ``user`` may report about: everyone under a post that may report (a peer reporter:
+    their classmates or roommates; the leadership, parent and student representatives: their
+    unit), a student about themself or a classmate, and any member of staff — a 任课老师
+    without a post included — about any student, named by student number. Reporting writes; it
+    reads nothing: whom a reporter may *list* is their roster (care.views._listable)."""
+    kind = getattr(user, "kind", None)
+    if kind == "staff" and getattr(user, "is_active", False) and not _outside_schools(user):
+        return Student.objects.all()
+    if kind == "student" and not visible_students(user, Cap.REPORT).exists():
         own = Student.objects.filter(user=user).select_related("klass").first()
         if own is not None:
             return Student.objects.filter(klass_id=own.klass_id)
     return visible_students(user, Cap.REPORT) | Student.objects.filter(user_id=user.pk)
+
+
+def _outside_schools(user: User) -> bool:
+    """Education-bureau viewers (and nobody else) stand above the schools' networks: they see
+    de-identified aggregates and report about nobody."""
+    posts = active_posts_of(user)
+    return bool(posts) and all(p.role == Role.BUREAU_VIEWER for p in posts)
+
+
+def may_report(user: User) -> bool:
+    """Whether ``user`` is offered "report a concern" at all: a post that may report, any member
+    of staff of a school, any student."""
+    kind = getattr(user, "kind", None)
+    return (kind == "student" or has_cap(user, Cap.REPORT)
+            or (kind == "staff" and not _outside_schools(user)))
 
 
 def my_concerns(user: User) -> QuerySet[Concern]:
@@ -106,8 +129,33 @@ def get_alert_for_user(request: HttpRequest, pk: int) -> tuple[Alert, bool]:
 
 def may_act_on_alert(user: User, alert: Alert) -> bool:
     """Acknowledge, triage, resolve: the rung the alert is routed to, and the case tier."""
-    return Alert.objects.for_responsible(user).filter(pk=alert.pk).exists() or \
-        Cap.CASE in caps_over_student(user, alert.student)
+    return is_routed_to(user, alert) or Cap.CASE in caps_over_student(user, alert.student)
+
+
+def is_routed_to(user: User, alert: Alert) -> bool:
+    """Whether ``alert`` is routed to ``user``: their rung of the ladder once the alert has climbed
+    to it (班主任 and 辅导员, the college lead, the centre director, the leadership), every red
+    alert for the centre director, and the duty people the night's chain reached (AlertDuty)."""
+    return Alert.objects.for_responsible(user).filter(pk=alert.pk).exists()
+
+
+def sees_alert_report(user: User, alert: Alert, held: set[Cap] | None = None) -> bool:
+    """What an alert is about (the concern's category, urgency and text; why a screening raised
+    it): the clinical tiers over the student always, and whoever the alert is routed to while it
+    is theirs to act on (until it is resolved) — nobody is asked to act blind."""
+    held = caps_over_student(user, alert.student) if held is None else held
+    if sees_clinical(held):
+        return True
+    return alert.status != AlertStatus.RESOLVED and is_routed_to(user, alert)
+
+
+def may_dismiss_alert(user: User, alert: Alert, held: set[Cap] | None = None) -> bool:
+    """Triage as "no action needed" (无需处理) closes the matter: only someone who may act on the
+    alert AND can judge it clinically (the screening or case tier over the student: the centre,
+    the student's 辅导员). A 班主任, college lead, leader or duty person acknowledges, monitors or
+    refers; they are not offered the dismissal."""
+    held = caps_over_student(user, alert.student) if held is None else held
+    return sees_clinical(held) and may_act_on_alert(user, alert)
 
 
 # --- cases --------------------------------------------------------------------------------------
@@ -168,6 +216,18 @@ def case_team_choices(case: Case) -> QuerySet[User]:
     current = [case.lead_id, *case.members.values_list("pk", flat=True)]
     return (case_team_candidates(case.student) | User.objects.filter(pk__in=current)) \
         .distinct().order_by("full_name")
+
+
+# --- guardian contacts --------------------------------------------------------------------------
+
+
+def guardian_contacts(request: HttpRequest, student: Student, held: set[Cap]) -> list[Any] | None:
+    """The student's guardians for a reader the policy lets call them (the case tier; the
+    辅导员 and 班主任: ``reads_guardian_contacts``), with an audit row; None for anyone else."""
+    if not reads_guardian_contacts(held):
+        return None
+    audit(request, "guardian.view", student)
+    return list(student.guardians.order_by("-is_primary", "pk"))
 
 
 # --- chronology ---------------------------------------------------------------------------------

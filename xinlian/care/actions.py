@@ -57,11 +57,14 @@ from .access import (
     chronology_for,
     get_alert_for_user,
     get_case_for_user,
+    guardian_contacts,
     is_centre_staff_for,
     may_act_on_alert,
+    may_dismiss_alert,
     may_edit_team,
     may_review_closure,
     reportable_students,
+    sees_alert_report,
     sees_clinical,
     uses_alert_inbox,
     uses_case_list,
@@ -69,6 +72,7 @@ from .access import (
     visible_cases,
 )
 from .models import (
+    SELF_REVIEW,
     Alert,
     AlertStatus,
     BreakGlass,
@@ -225,22 +229,39 @@ def list_alerts(request: HttpRequest, *, status: str = "", hide_resolved: bool =
 class AlertView:
     alert: Alert
     can_act: bool
-    clinical: bool  # the concern's text and the notes of others: screening or case tier
+    clinical: bool  # the notes of others: screening or case tier
+    # What the alert is about (the concern's category, urgency and text; a screening's reason):
+    # the clinical tiers, and whoever it is routed to while it is theirs (access.sees_alert_report).
+    report: bool = False
+    may_dismiss: bool = False  # triage "no action needed" (access.may_dismiss_alert)
+    reads_results: bool = False  # a screening alert links to the result (the screening tier)
+
+
+def _alert_view(user: User, alert: Alert, can_act: bool) -> AlertView:
+    held = caps_over_student(user, alert.student)
+    return AlertView(alert, can_act, sees_clinical(held),
+                     report=sees_alert_report(user, alert, held),
+                     may_dismiss=can_act and may_dismiss_alert(user, alert, held),
+                     reads_results=Cap.SCORES in held)
 
 
 def alert_view(user: User, alert: Alert) -> AlertView:
     """What ``user`` may see and do with ``alert``, for the answer to an action they just did on
     it (no second audit row: the action wrote its own)."""
-    return AlertView(alert, may_act_on_alert(user, alert), sees_clinical(caps_over_student(user, alert.student)))
+    return _alert_view(user, alert, may_act_on_alert(user, alert))
 
 
 def read_alert(request: HttpRequest, pk: Any) -> AlertView:
-    """One alert (audited); with the screening or case tier the concern behind it too (audited)."""
+    """One alert (audited); for those who read what it is about, the report behind it too
+    (audited: the concern, or the screening result that raised it)."""
     alert, can_act = get_alert_for_user(request, _id(pk))
-    clinical = sees_clinical(caps_over_student(_user(request), alert.student))
-    if clinical and alert.concern_id:
-        audit(request, "concern.view", object_type="care.concern", object_id=str(alert.concern_id))
-    return AlertView(alert, can_act, clinical)
+    view = _alert_view(_user(request), alert, can_act)
+    if view.report and alert.concern_id:
+        audit(request, "concern.view", object_type="care.concern", object_id=str(alert.concern_id),
+              detail="routed" if not view.clinical else "")
+    if view.report and alert.reason:
+        audit(request, "alert.reason", alert, detail="routed" if not view.clinical else "")
+    return view
 
 
 def alert_for(request: HttpRequest, pk: Any, action: str) -> Alert:
@@ -279,6 +300,10 @@ def triage_alert(request: HttpRequest, pk: Any, decision: str, note: str = "") -
     if decision == Triage.CASE and not is_centre_staff_for(user, alert.student):
         audit(request, "alert.triage", alert, result=AuditResult.DENIED, detail="decision=case")
         raise NotAllowed(_("Crisis cases are opened by the counselling centre."))
+    if decision == Triage.NO_ACTION and not may_dismiss_alert(user, alert):
+        audit(request, "alert.triage", alert, result=AuditResult.DENIED, detail="decision=no_action")
+        raise NotAllowed(_("Only the counselling centre and the student's 辅导员 decide that an alert "
+                           "needs no action; monitor it or refer it instead."))
     with transaction.atomic():
         case = alert.triage_as(user, decision, note)
         audit(request, "alert.triage", alert, detail=f"decision={decision}")
@@ -451,7 +476,9 @@ class CaseView:
 def _case_view(user: User, case: Case, access: CaseAccess) -> CaseView:
     can_write = access == CaseAccess.TEAM
     grant = BreakGlass.active_for(case, user) if access == CaseAccess.GLASS else None
-    return CaseView(case, access, can_close=can_write and may_review_closure(user, case),
+    # The closure's reviewer is someone other than the one who asked for it.
+    own_request = case.status == CaseStatus.REVIEW and case.closure_requester_id() == user.pk
+    return CaseView(case, access, can_close=can_write and may_review_closure(user, case) and not own_request,
                     can_edit_team=can_write and may_edit_team(user, case), grant=grant)
 
 
@@ -493,8 +520,11 @@ def case_for(request: HttpRequest, pk: Any, action: str, *, kind: str = "") -> C
         refusal = BREAK_GLASS_MESSAGE
     elif action == "case.team" and not may_edit_team(user, case):
         refusal = _("The case team is changed by its lead or the centre director.")
-    elif action == "case.close" and not may_review_closure(user, case):
+    elif action in ("case.close", "case.send_back") and not may_review_closure(user, case):
         refusal = _("Closure needs the centre director's review.")
+    elif action in ("case.close", "case.send_back") and case.status == CaseStatus.REVIEW \
+            and case.closure_requester_id() == user.pk:
+        refusal = SELF_REVIEW
     if refusal is not None:
         audit(request, action, case, result=AuditResult.DENIED)
         raise NotAllowed(refusal)
@@ -577,6 +607,18 @@ def close_case(request: HttpRequest, pk: Any, review: str) -> Case:
     return case
 
 
+def send_back_closure(request: HttpRequest, pk: Any, comment: str) -> Case:
+    """The reviewer (the case tier, not the one who asked) sends the closure back to the team
+    with a comment: the case is open again."""
+    user = _user(request)
+    case = case_for(request, pk, "case.send_back")
+    comment = _required_text("comment", comment, 2000)
+    with transaction.atomic():
+        case.send_back(user, comment)
+        audit(request, "case.send_back", case)
+    return case
+
+
 def reopen_case(request: HttpRequest, pk: Any, reason: str) -> Case:
     user = _user(request)
     case = case_for(request, pk, "case.reopen")
@@ -614,6 +656,23 @@ def break_glass(request: HttpRequest, pk: Any, reason: str) -> BreakGlass:
         audit(request, "case.break_glass", case, result=AuditResult.BREAK_GLASS)
         break_glass_used(case, centre_directors(case.student))  # type: ignore[union-attr]
     return grant
+
+
+# --- guardian contacts --------------------------------------------------------------------------
+
+
+def read_guardians(request: HttpRequest, student_id: Any) -> list[Any]:
+    """A student's guardian contacts (the case tier; the 辅导员 and 班主任, who make the calls),
+    audited. Outside the roster scope NotFound; in it without the right NotAllowed (audited)."""
+    try:
+        student, held = get_student_for_user(request, _id(student_id))
+    except Http404:
+        raise NotFound from None
+    guardians = guardian_contacts(request, student, held)
+    if guardians is None:
+        audit(request, "guardian.view", student, result=AuditResult.DENIED)
+        raise NotAllowed(_("Guardian contacts are for the student's 辅导员, head teacher and case team."))
+    return guardians
 
 
 # --- chronology ---------------------------------------------------------------------------------
@@ -655,16 +714,65 @@ class ShiftInput:
 
 
 def rota_unit_for(request: HttpRequest, pk: Any) -> Any:
-    """A school or college whose rota the actor keeps; anyone else's is missing (audited)."""
+    """A school or college whose rota the actor keeps. A unit in the actor's roster scope whose
+    rota they do not keep (a leader, a centre counsellor) is NotAllowed; any other is missing.
+    Both refusals are audited."""
+    from xinlian.access.policy import visible_units
+
     from . import rota
 
     number = parse_id(pk)
-    unit = next((u for u in rota.editable_units(_user(request)) if u.pk == number), None)
+    user = _user(request)
+    unit = next((u for u in rota.editable_units(user) if u.pk == number), None)
     if unit is None:
         audit(request, "rota.edit", object_type="network.unit", object_id=str(pk)[:64] or "-",
               result=AuditResult.DENIED)
+        if number is not None and visible_units(user).filter(
+                pk=number, kind__in=rota.ROTA_UNIT_KINDS).exists():
+            raise NotAllowed(_("Only the people who keep this rota may change it."))
         raise NotFound
     return unit
+
+
+# How far a listing may reach: a year either side of today, at most two months at once.
+ROTA_LIST_REACH = 400
+ROTA_LIST_MAX_DAYS = 62
+
+
+@dataclass
+class RotaShifts:
+    unit: Any
+    start: dt.date
+    end: dt.date
+    shifts: list[Any]
+
+
+def list_shifts(request: HttpRequest, unit_id: Any, *, start: Any = None, end: Any = None,
+                days: int = 7) -> RotaShifts:
+    """The shifts of one school or college from ``start`` (default today) to ``end`` (default
+    ``days`` days on), both inclusive, by date, shift and duty role."""
+    from .models import DutyShift
+
+    unit = rota_unit_for(request, unit_id)
+    today = timezone.localdate()
+    errors: dict[str, list[str]] = {}
+    first = _parse_date(start) if start not in (None, "") else today
+    if first is None:
+        errors["start"] = [str(_("Give the date as YYYY-MM-DD."))]
+    elif abs((first - today).days) > ROTA_LIST_REACH:
+        errors["start"] = [str(_("Give a date within a year of today."))]
+    last = None
+    if first is not None and not errors:
+        last = _parse_date(end) if end not in (None, "") else first + dt.timedelta(days=max(days, 1) - 1)
+        if last is None:
+            errors["end"] = [str(_("Give the date as YYYY-MM-DD."))]
+        elif not 0 <= (last - first).days < ROTA_LIST_MAX_DAYS:
+            errors["end"] = [str(_("Give an end date on or after the start, at most 62 days on."))]
+    if errors or first is None or last is None:
+        raise Invalid(errors=errors)
+    shifts = list(DutyShift.objects.filter(unit=unit, date__gte=first, date__lte=last)
+                  .select_related("person", "unit").order_by("date", "kind", "role", "person__full_name"))
+    return RotaShifts(unit=unit, start=first, end=last, shifts=shifts)
 
 
 def _parse_date(value: Any) -> dt.date | None:
@@ -733,12 +841,12 @@ def add_shift(request: HttpRequest, data: ShiftInput) -> Any:
     return shift
 
 
-def remove_shift(request: HttpRequest, pk: Any) -> None:
-    from . import rota
+def remove_shift(request: HttpRequest, unit_id: Any, pk: Any) -> None:
+    """Take one shift off the rota of the school or college it belongs to."""
     from .models import DutyShift
 
-    units = [u.pk for u in rota.editable_units(_user(request))]
-    shift = DutyShift.objects.filter(pk=_id(pk), unit_id__in=units).first()
+    unit = rota_unit_for(request, unit_id)
+    shift = DutyShift.objects.filter(pk=_id(pk), unit=unit).first()
     if shift is None:
         audit(request, "rota.remove", object_type="care.dutyshift", object_id=str(pk)[:64],
               result=AuditResult.DENIED)
@@ -790,9 +898,14 @@ def rota_template() -> bytes:
     return write_xlsx([("值班 rota", ROTA_HEADER, example)], widths={"值班 rota": [14, 12, 12, 12, 14, 16]})
 
 
-def import_rota(request: HttpRequest, upload: Any, filename: str) -> RotaImport:
+ROTA_MAX_BYTES = 2 * 1024 * 1024
+
+
+def import_rota(request: HttpRequest, unit_id: Any, upload: Any, filename: str) -> RotaImport:
     """Shifts from an .xlsx (or CSV) file, all or nothing: any row in error and nothing is kept;
-    every error is reported by row. Only units whose rota the actor keeps."""
+    every error is reported by row. Imported from the page of ``unit_id``; each row names its
+    unit, which must be one whose rota the actor keeps (the director imports the school's and
+    every college's in one file)."""
     from xinlian.lib.spreadsheet import (
         RowBudget,
         SpreadsheetError,
@@ -804,12 +917,15 @@ def import_rota(request: HttpRequest, upload: Any, filename: str) -> RotaImport:
     from . import rota
     from .models import DutyShift
 
+    rota_unit_for(request, unit_id)
     report = RotaImport()
     units = {u.code: u for u in rota.editable_units(_user(request))}
-    if not units:
-        audit(request, "rota.import", object_type="care.dutyshift", object_id="-",
-              result=AuditResult.DENIED)
-        raise NotAllowed(_("You keep no duty rota."))
+    if upload is None:
+        report.errors.append((0, "", str(_("Choose a file to import."))))
+        return report
+    if source_size(upload) > ROTA_MAX_BYTES:
+        report.errors.append((0, "", str(_("The file is too large; split it."))))
+        return report
     if source_size(upload) == 0:
         report.errors.append((0, "", str(_("The file is empty."))))
         return report

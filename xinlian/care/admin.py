@@ -133,6 +133,7 @@ STUDENT_SEARCH = ["student__user__username", "student__user__full_name"]
 
 @admin.register(Alert)
 class AlertAdmin(CareRecordAdmin):
+    hidden = ("reason",)  # why a screening raised it: screening detail, read on the alert's page
     list_display = ["created_at", "student", "level", "source", "status", "step", "escalations", "due_at"]
     list_filter = ["level", "status", "source"]
     search_fields = STUDENT_SEARCH

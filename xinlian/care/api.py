@@ -44,8 +44,8 @@ from rest_framework.settings import api_settings
 from rest_framework.utils.urls import remove_query_param, replace_query_param
 
 from xinlian.lib.actions import Conflict
-from xinlian.network.api import PersonRefSerializer, UnitRefSerializer
-from xinlian.network.models import Student, User
+from xinlian.network.api import GuardianSerializer, PersonRefSerializer, UnitRefSerializer
+from xinlian.network.models import Guardian, Student, User
 
 from . import actions, records
 from .access import NeedsBreakGlass, my_concerns
@@ -254,7 +254,8 @@ class CareAlertSerializer(serializers.ModelSerializer):
 
 
 class ConcernDetailSerializer(serializers.ModelSerializer):
-    """The report behind an alert: clinical detail, for the screening/case tier only."""
+    """The report behind an alert: for the screening/case tier, and whoever the alert is routed to
+    while it is theirs (without the reporter's name)."""
 
     category = serializers.CharField(read_only=True)
     category_label = _label("category")
@@ -266,6 +267,13 @@ class ConcernDetailSerializer(serializers.ModelSerializer):
         model = Concern
         fields = ["id", "category", "category_label", "urgency", "urgency_label", "seen", "seen_at",
                   "reporter", "created_at"]
+
+    def get_fields(self) -> dict[str, serializers.Field]:
+        fields = super().get_fields()
+        if self.context.get("clinical") is False:
+            # Routed without a clinical tier: what was reported, not who reported it.
+            fields.pop("reporter")
+        return fields
 
 
 class AlertNoteSerializer(serializers.ModelSerializer):
@@ -289,22 +297,43 @@ class CareAlertDetailSerializer(CareAlertSerializer):
     # Not read-only only so that the schema marks it optional: it is present only with the
     # screening or case tier over the student.
     concern = ConcernDetailSerializer(required=False, allow_null=True,
-                                      help_text=_("Only with the screening or case tier over the student."))
+                                      help_text=_("Only with the screening or case tier over the "
+                                                  "student, or while the alert is routed to you."))
     notes = AlertNoteSerializer(many=True, read_only=True)
     cases = serializers.PrimaryKeyRelatedField(many=True, read_only=True,
                                                help_text=_("Crisis cases opened from this alert."))
 
+    screening_reason = serializers.SerializerMethodField(help_text=_(
+        "Why a screening raised the alert: the instrument, the critical items with their question, "
+        "the band and (with the screening tier) the id of the result. Present with the report."))
+    can_dismiss = serializers.SerializerMethodField(help_text=_(
+        "Whether you may triage this alert as \"no action needed\" (the counselling centre and the "
+        "student's 辅导员)."))
+
     class Meta(CareAlertSerializer.Meta):
-        fields = [*CareAlertSerializer.Meta.fields, "can_act", "concern", "notes", "cases"]
+        fields = [*CareAlertSerializer.Meta.fields, "can_act", "can_dismiss", "concern", "screening_reason",
+                  "notes", "cases"]
 
     def get_can_act(self, alert: Alert) -> bool:
         return bool(self.context.get("can_act"))
 
+    def get_can_dismiss(self, alert: Alert) -> bool:
+        return bool(self.context.get("may_dismiss"))
+
+    def get_screening_reason(self, alert: Alert) -> dict[str, Any] | None:
+        shown = alert.reason_shown()
+        if shown is None:
+            return None
+        return {"instrument": shown["instrument"], "band": shown["band"],
+                "critical": [{"label": label, "question": text} for label, text in shown["critical"]],
+                "result": shown["assignment"] if self.context.get("reads_results") else None}
+
     def get_fields(self) -> dict[str, serializers.Field]:
         fields = super().get_fields()
-        clinical = self.context.get("clinical")
-        if clinical is False:  # None during schema generation: describe every field
+        report = self.context.get("report")
+        if report is False:  # None during schema generation: describe every field
             fields.pop("concern")
+            fields.pop("screening_reason")
         return fields
 
 
@@ -348,8 +377,9 @@ class AlertViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
                  .prefetch_related(Prefetch("notes", AlertNote.objects.select_related("author")),
                                    "cases")
                  .get(pk=view.alert.pk))
-        context = {**self.get_serializer_context(), "clinical": view.clinical,
-                   "can_act": view.can_act, "user_id": request.user.pk}
+        context = {**self.get_serializer_context(), "clinical": view.clinical, "report": view.report,
+                   "can_act": view.can_act, "may_dismiss": view.may_dismiss,
+                   "reads_results": view.reads_results, "user_id": request.user.pk}
         return Response(CareAlertDetailSerializer(alert, context=context).data)
 
     def _after(self, request: Request, alert: Alert) -> Response:
@@ -624,6 +654,7 @@ RECORD_DATA: dict[str, type[serializers.Serializer]] = {k: RECORD_SERIALIZERS[k]
 SummaryInputSerializer = RECORD_SERIALIZERS[RecordKind.CLOSURE_REQUEST]
 ReviewInputSerializer = RECORD_SERIALIZERS[RecordKind.CLOSURE_REVIEW]
 ReopenInputSerializer = RECORD_SERIALIZERS[RecordKind.REOPEN]
+SendBackInputSerializer = RECORD_SERIALIZERS[RecordKind.CLOSURE_RETURNED]
 
 
 class RecordKindChoices:
@@ -791,6 +822,15 @@ class CaseViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
         v = _parse(ReviewInputSerializer, request.data, lambda: actions.case_for(request, pk, "case.close"))
         return self._after(request, actions.close_case(request, pk, v["review"]))
 
+    @extend_schema(summary="Send a closure back to the case team with a comment (the reviewer)",
+                   request=SendBackInputSerializer,
+                   responses={200: CareCaseDetailSerializer, **CASE_RESPONSES})
+    @action(detail=True, methods=["post"], url_path="send-back", url_name="send-back")
+    def send_back(self, request: Request, pk: str | None = None) -> Response:
+        v = _parse(SendBackInputSerializer, request.data,
+                   lambda: actions.case_for(request, pk, "case.send_back"))
+        return self._after(request, actions.send_back_closure(request, pk, v["comment"]))
+
     @extend_schema(summary="Reopen a closed case", request=ReopenInputSerializer,
                    responses={200: CareCaseDetailSerializer, **CASE_RESPONSES})
     @action(detail=True, methods=["post"])
@@ -835,3 +875,19 @@ class StudentTimelineView(generics.ListAPIView):
 
 
 student_timeline = StudentTimelineView.as_view()
+
+
+class StudentGuardiansView(generics.ListAPIView):
+    """A student's guardian contacts: the 辅导员, the head teacher and the case team (audited)."""
+
+    serializer_class = GuardianSerializer
+    queryset = Guardian.objects.none()
+    pagination_class = None
+
+    def get_queryset(self) -> Any:
+        if getattr(self, "swagger_fake_view", False):
+            return Guardian.objects.none()
+        return actions.read_guardians(self.request, self.kwargs["pk"])
+
+
+student_guardians = StudentGuardiansView.as_view()

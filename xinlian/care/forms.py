@@ -130,13 +130,16 @@ class TriageForm(NoteForm):
                                  widget=forms.RadioSelect)
     field_order = ["decision", "note"]
 
-    def __init__(self, *args: Any, may_open_case: bool = False, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, may_open_case: bool = False, may_dismiss: bool = True,
+                 **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        if not may_open_case:
-            # Only centre staff open crisis cases; others refer the student to the centre.
-            # The choice is still accepted (the action refuses it with a 403, as the API does);
-            # it is only not offered.
-            self.fields["decision"].widget.choices = [c for c in Triage.choices if c[0] != Triage.CASE]
+        # Only centre staff open crisis cases (others refer the student to the centre), and only
+        # those who may judge the alert dismiss it (xinlian.care.access.may_dismiss_alert). The
+        # choices are still accepted (the action refuses them with a 403, as the API does); they
+        # are only not offered.
+        hidden = ({Triage.CASE} if not may_open_case else set()) | \
+            ({Triage.NO_ACTION} if not may_dismiss else set())
+        self.fields["decision"].widget.choices = [c for c in Triage.choices if c[0] not in hidden]
 
 
 # --- register -----------------------------------------------------------------------------------
@@ -260,6 +263,7 @@ CaseNoteForm = DISPLAY_FORMS[RecordKind.NOTE]
 ClosureRequestForm = DISPLAY_FORMS[RecordKind.CLOSURE_REQUEST]
 ClosureReviewForm = DISPLAY_FORMS[RecordKind.CLOSURE_REVIEW]
 ReopenForm = DISPLAY_FORMS[RecordKind.REOPEN]
+ClosureReturnForm = DISPLAY_FORMS[RecordKind.CLOSURE_RETURNED]
 
 
 class TeamForm(forms.Form):

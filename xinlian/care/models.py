@@ -129,6 +129,8 @@ class TimelineEntry(models.Model):
     class Meta:
         ordering = ["-at", "-id"]
         indexes = [models.Index(fields=["student", "-at"])]
+        verbose_name = _("timeline entry")
+        verbose_name_plural = _("timeline entries")
 
     def __str__(self) -> str:
         return f"{self.kind} @ {self.at:%Y-%m-%d %H:%M}"
@@ -173,6 +175,7 @@ CHRONOLOGY_MSGIDS = (
     gettext_noop("Case team changed"),
     gettext_noop("Crisis case closed"),
     gettext_noop("Crisis case reopened"),
+    gettext_noop("Closure sent back to the case team"),
 )
 
 
@@ -357,6 +360,9 @@ class Alert(models.Model):
     resolved_at = models.DateTimeField(null=True, blank=True)
     resolved_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
                                     null=True, blank=True, related_name="+")
+    # Why a screening raised it (the instrument, the critical items and their text, the band,
+    # the result's assignment): JSON with both languages, encrypted — it is screening detail.
+    reason = EncryptedTextField(_("why it was raised"), blank=True, default="")
 
     objects = AlertQuerySet.as_manager()
 
@@ -382,12 +388,32 @@ class Alert(models.Model):
     def is_overdue(self) -> bool:
         return self.status == AlertStatus.OPEN and self.due_at <= timezone.now()
 
+    def reason_shown(self) -> dict[str, Any] | None:
+        """Why a screening raised this alert, in the reader's language: ``instrument``,
+        ``critical`` [(label, item text)], ``band``, ``assignment`` (the result's id)."""
+        if not self.reason:
+            return None
+        data = json.loads(self.reason)
+        en = (get_language() or "").startswith("en")
+
+        def pick(text: Any) -> str:
+            if isinstance(text, dict):
+                return str(text.get("en") if en else text.get("zh-Hans") or text.get("en") or "")
+            return str(text or "")
+
+        return {"instrument": pick(data.get("instrument")),
+                "critical": [(pick(c.get("label")), pick(c.get("item_text"))) for c in data.get("critical", [])],
+                "band": pick(data.get("band")),
+                "assignment": data.get("assignment")}
+
     # -- verbs ---------------------------------------------------------------------------------
 
     @classmethod
     def raise_for(cls, student: Student, level: str, source: str, *,
-                  concern: Concern | None = None, now: dt.datetime | None = None) -> Alert:
-        """Raise an alert to the first staffed rung; a red one also reaches the centre at once."""
+                  concern: Concern | None = None, now: dt.datetime | None = None,
+                  reason: dict[str, Any] | None = None) -> Alert:
+        """Raise an alert to the first staffed rung; a red one also reaches the centre at once.
+        ``reason``: why a screening raised it (see :meth:`reason_shown`)."""
         from xinlian.notify import services as notify
 
         now = now or timezone.now()
@@ -395,13 +421,13 @@ class Alert(models.Model):
         setting = LevelSetting.for_level(level)
         with transaction.atomic():
             alert = cls.objects.create(student=student, level=level, source=source, concern=concern,
-                                       step=step, due_at=now + setting.ack_delta, created_at=now)
+                                       step=step, due_at=now + setting.ack_delta, created_at=now,
+                                       reason=json.dumps(reason, ensure_ascii=False) if reason else "")
             TimelineEntry.add(student, "alert", Tier.RISK, "%(level)s alert raised (%(source)s)",
                               at=now, link=alert.get_absolute_url(),
                               level=level, source=source)
             recipients = list(people)
-            if level == Level.RED:
-                recipients += [u for u in ladder.centre_directors(student) if u not in recipients]
+            recipients += [u for u in ladder.told_at_once(student, level) if u not in recipients]
             recipients += [u for u in alert._call_duty(0, now) if u not in recipients]
             notify.alert_raised(alert, recipients)
         return alert
@@ -474,6 +500,24 @@ class Alert(models.Model):
             Alert.objects.filter(pk=self.pk).update(status=AlertStatus.RESOLVED, resolved_at=now,
                                                     resolved_by=by)
             AlertNote.objects.create(alert=self, author=by, action="resolve", text=note)
+            TimelineEntry.add(self.student, "alert.resolve", Tier.RISK, "Alert resolved",
+                              actor=by, at=now, link=self.get_absolute_url())
+        self.refresh_from_db()
+
+    def resolve_for_case(self, by: User, case: Case) -> None:
+        """A crisis case opened from this alert takes it over: the alert is resolved (whatever
+        step it had reached), its triage recorded as "open a case" if none was."""
+        with transaction.atomic():
+            locked = Alert.objects.select_for_update().get(pk=self.pk)
+            if locked.status == AlertStatus.RESOLVED:
+                return
+            now = timezone.now()
+            Alert.objects.filter(pk=self.pk).update(
+                status=AlertStatus.RESOLVED, resolved_at=now, resolved_by=by,
+                acknowledged_at=locked.acknowledged_at or now,
+                acknowledged_by=locked.acknowledged_by or by,
+                triage=locked.triage or Triage.CASE, triaged_at=locked.triaged_at or now,
+                triaged_by=locked.triaged_by or by)
             TimelineEntry.add(self.student, "alert.resolve", Tier.RISK, "Alert resolved",
                               actor=by, at=now, link=self.get_absolute_url())
         self.refresh_from_db()
@@ -732,7 +776,39 @@ class Case(models.Model):
                                 code="open_case", obj=cls.open_case_of(student)) from None
             TimelineEntry.add(student, "case.open", Tier.RISK, "Crisis case opened", actor=by,
                               at=case.opened_at, link=case.get_absolute_url())
+            case._raise_register_level(by)
+            if alert is not None:
+                alert.resolve_for_case(by, case)
         return case
+
+    # A crisis case means at least this level on the register (issue 10).
+    CASE_LEVEL = "orange"
+
+    def _raise_register_level(self, by: User) -> None:
+        """Opening a case puts the student on the register at orange at least (red stays red)."""
+        entry = RiskEntry.objects.current().filter(student_id=self.student_id).first()
+        if entry is not None and entry.level in (RiskLevel.ORANGE, RiskLevel.RED):
+            return
+        # The stored reason is a plain label in both languages: it is read as written.
+        RiskEntry.set_level(self.student, RiskLevel.ORANGE, by=by, reason=CASE_LEVEL_REASON)
+
+    def closure_missing(self) -> list[str]:
+        """What closing this case still needs: a safety plan, and — when the student was
+        referred — a return-to-school assessment (a referral record with it filled in). Codes:
+        "safety_plan", "return_assessment"."""
+        kinds = list(self.records.filter(kind__in=[RecordKind.SAFETY_PLAN, RecordKind.REFERRAL]))
+        missing = []
+        if not any(r.kind == RecordKind.SAFETY_PLAN for r in kinds):
+            missing.append("safety_plan")
+        referrals = [r for r in kinds if r.kind == RecordKind.REFERRAL]
+        if referrals and not any(str(r.content.get("return_assessment") or "").strip() for r in referrals):
+            missing.append("return_assessment")
+        return missing
+
+    def closure_requester_id(self) -> int | None:
+        """Who asked for the closure under review (the reviewer must be someone else)."""
+        last = self.records.filter(kind=RecordKind.CLOSURE_REQUEST).order_by("-at", "-id").first()
+        return last.author_id if last is not None else None
 
     def _refuse_if_closed(self) -> None:
         if self.status == CaseStatus.CLOSED:
@@ -764,6 +840,9 @@ class Case(models.Model):
             locked = Case.objects.select_for_update().get(pk=self.pk)
             if locked.status != CaseStatus.OPEN:
                 raise CareError(_("Only an open case can be put up for closure."), code="state")
+            missing = self.closure_missing()
+            if missing:
+                raise CareError(CLOSURE_NEEDS[missing[0]], code=missing[0])
             CaseRecord.objects.create(case=self, kind=RecordKind.CLOSURE_REQUEST, author=by,
                                       data=json.dumps({"summary": summary}, ensure_ascii=False))
             Case.objects.filter(pk=self.pk).update(status=CaseStatus.REVIEW)
@@ -775,12 +854,30 @@ class Case(models.Model):
             locked = Case.objects.select_for_update().get(pk=self.pk)
             if locked.status != CaseStatus.REVIEW:
                 raise CareError(_("Request closure before the review."), code="state")
+            if self.closure_requester_id() == reviewer.pk:
+                raise CareError(SELF_REVIEW, code="self_review")
             now = timezone.now()
             CaseRecord.objects.create(case=self, kind=RecordKind.CLOSURE_REVIEW, author=reviewer,
                                       data=json.dumps({"review": review}, ensure_ascii=False))
             Case.objects.filter(pk=self.pk).update(status=CaseStatus.CLOSED, closed_at=now)
             TimelineEntry.add(self.student, "case.close", Tier.RISK, "Crisis case closed",
                               actor=reviewer, at=now, link=self.get_absolute_url())
+        self.refresh_from_db()
+
+    def send_back(self, reviewer: User, comment: str) -> None:
+        """The reviewer does not close the case yet: back to the team, open, with the comment."""
+        with transaction.atomic():
+            locked = Case.objects.select_for_update().get(pk=self.pk)
+            if locked.status != CaseStatus.REVIEW:
+                raise CareError(_("Only a closure under review can be sent back."), code="state")
+            if self.closure_requester_id() == reviewer.pk:
+                raise CareError(SELF_REVIEW, code="self_review")
+            CaseRecord.objects.create(case=self, kind=RecordKind.CLOSURE_RETURNED, author=reviewer,
+                                      data=json.dumps({"comment": comment}, ensure_ascii=False))
+            Case.objects.filter(pk=self.pk).update(status=CaseStatus.OPEN)
+            TimelineEntry.add(self.student, "case.closure_returned", Tier.RISK,
+                              "Closure sent back to the case team", actor=reviewer,
+                              link=self.get_absolute_url())
         self.refresh_from_db()
 
     def reopen(self, by: User, reason: str) -> None:
@@ -806,7 +903,17 @@ class RecordKind(models.TextChoices):
     NOTE = "note", _("Note")
     CLOSURE_REQUEST = "closure_request", _("Closure requested")
     CLOSURE_REVIEW = "closure_review", _("Closure review")
+    CLOSURE_RETURNED = "closure_returned", _("Closure sent back")
     REOPEN = "reopen", _("Reopened")
+
+
+CLOSURE_NEEDS = {
+    "safety_plan": _("Add a safety plan before asking to close the case."),
+    "return_assessment": _("The student was referred: record the return-to-school assessment (in a "
+                           "referral record) before asking to close the case."),
+}
+SELF_REVIEW = _("Someone other than the person who asked for the closure reviews it.")
+CASE_LEVEL_REASON = "危机个案已开案 · crisis case opened"
 
 
 class CaseRecord(models.Model):
@@ -820,6 +927,8 @@ class CaseRecord(models.Model):
 
     class Meta:
         ordering = ["at", "id"]
+        verbose_name = _("case record")
+        verbose_name_plural = _("case records")
 
     def __str__(self) -> str:
         return f"{self.kind} on case #{self.case_id}"
@@ -844,6 +953,8 @@ class BreakGlass(models.Model):
 
     class Meta:
         ordering = ["-at"]
+        verbose_name = _("break-glass access")
+        verbose_name_plural = _("break-glass accesses")
 
     def __str__(self) -> str:
         return f"break-glass #{self.pk} on case #{self.case_id}"

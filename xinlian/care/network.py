@@ -18,6 +18,18 @@ LADDER: list[tuple[str, ...]] = [
     (Role.LEADER, Role.DEPUTY_LEADER),
 ]
 TOP_STEP = len(LADDER) - 1
+# A red alert also reaches these roles at once, whatever rung it starts on.
+RED_AT_ONCE: tuple[str, ...] = (Role.CENTRE_DIRECTOR,)
+
+
+def routing(level: str) -> dict[str, list[str]]:
+    """Who an alert of ``level`` reaches, by role: ``first`` (the first rung, and for red the
+    roles told at once) and ``later`` (the rungs it climbs to when nobody acknowledges it).
+    :meth:`xinlian.care.models.Alert.raise_for` routes by the same lists, and the consent text
+    students read (:func:`xinlian.screening.actions.who_learns_what`) is written from them."""
+    first = list(LADDER[0]) + [r for r in (RED_AT_ONCE if level == "red" else ()) if r not in LADDER[0]]
+    later = [r for rung in LADDER[1:] for r in rung if r not in first]
+    return {"first": first, "later": later}
 
 
 def _ancestor_ids(student: Student) -> list[int]:
@@ -50,6 +62,20 @@ def centre_directors(student: Student) -> list[User]:
     return people_at_step(student, LADDER.index((Role.CENTRE_DIRECTOR,)))
 
 
+def told_at_once(student: Student, level: str) -> list[User]:
+    """Who a new alert of ``level`` reaches besides its first rung (see :func:`routing`)."""
+    roles = [r for r in routing(level)["first"] if r not in LADDER[0]]
+    if not roles:
+        return []
+    posts = (Post.objects.active().filter(unit_id__in=_ancestor_ids(student), role__in=roles)
+             .select_related("person").order_by("person_id"))
+    seen: dict[int, User] = {}
+    for post in posts:
+        if post.person.is_active:
+            seen.setdefault(post.person_id, post.person)
+    return list(seen.values())
+
+
 def inbox_filter(user: User) -> Q:
     """A Q over Alert for the alerts ``user`` answers for: their rung, once the alert has
     climbed to it, for students under their post's unit — plus every red alert for the centre,
@@ -64,6 +90,6 @@ def inbox_filter(user: User) -> Q:
                            if post.unit.kind == "dormitory"
                            else Q(student__klass__path__startswith=post.unit.path))
                 q |= in_unit & Q(step__gte=step)
-                if post.role == Role.CENTRE_DIRECTOR:
+                if post.role in RED_AT_ONCE:
                     q |= in_unit & Q(level="red")
     return q

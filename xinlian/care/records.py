@@ -129,6 +129,9 @@ SPECS: dict[str, RecordSpec] = {s.kind: s for s in (
     RecordSpec(RecordKind.CLOSURE_REVIEW, _("Closure review"), (
         Field("review", "text", _("Director's review"), rows=3),
     ), addable=False),
+    RecordSpec(RecordKind.CLOSURE_RETURNED, _("Closure sent back"), (
+        Field("comment", "text", _("What the case team should do before closing"), rows=3),
+    ), addable=False),
     RecordSpec(RecordKind.REOPEN, _("Reopen"), (
         Field("reason", "text", _("Why the case reopens"), max_length=2000),
     ), addable=False),

@@ -24,6 +24,7 @@ urlpatterns = [
     path("cases/<id:pk>/team/", views.case_team, name="case-team"),
     path("cases/<id:pk>/request-closure/", views.case_request_closure, name="case-request-closure"),
     path("cases/<id:pk>/close/", views.case_close, name="case-close"),
+    path("cases/<id:pk>/send-back/", views.case_send_back, name="case-send-back"),
     path("cases/<id:pk>/reopen/", views.case_reopen, name="case-reopen"),
     path("rota/", views_rota.rota_page, name="rota"),
     path("rota/template.xlsx", views_rota.rota_template, name="rota-template"),

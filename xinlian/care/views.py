@@ -43,6 +43,7 @@ from .forms import (
     RECORD_FORMS,
     BreakGlassForm,
     ClosureRequestForm,
+    ClosureReturnForm,
     ClosureReviewForm,
     ConcernForm,
     FollowUpForm,
@@ -53,6 +54,7 @@ from .forms import (
     TriageForm,
 )
 from .models import (
+    CLOSURE_NEEDS,
     GUIDANCE,
     Alert,
     AlertStatus,
@@ -275,7 +277,9 @@ def _alert_page(request: HttpRequest, view: actions.AlertView, *,
     levels = level_settings()
     return render(request, "care/alert_detail.html", {
         "alert": alert, "student": student, "can_act": view.can_act, "clinical": view.clinical,
-        "concern": alert.concern if view.clinical else None,
+        "concern": alert.concern if view.report else None,
+        "reason": alert.reason_shown() if view.report else None,
+        "reads_results": view.reads_results,
         "guidance": GUIDANCE.get(alert.level, ""),
         "history": history, "levels": levels,
         "notes": list(alert.notes.select_related("author")),
@@ -284,7 +288,8 @@ def _alert_page(request: HttpRequest, view: actions.AlertView, *,
         "cases": list(visible_cases(user).filter(alert=alert)),
         "may_open_case": may_case,
         "ack_form": bound.get("ack") or NoteForm(prefix="ack"),
-        "triage_form": bound.get("triage") or TriageForm(prefix="triage", may_open_case=may_case),
+        "triage_form": bound.get("triage") or TriageForm(prefix="triage", may_open_case=may_case,
+                                                         may_dismiss=view.may_dismiss),
         "resolve_form": bound.get("resolve") or NoteForm(prefix="resolve"),
         "is_open": alert.status == AlertStatus.OPEN,
         "may_triage": alert.status in (AlertStatus.OPEN, AlertStatus.ACKNOWLEDGED),
@@ -322,7 +327,8 @@ def _alert_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
     view = actions.read_alert(request, pk)
     if action == "triage":
         form = TriageForm(request.POST, prefix="triage",
-                          may_open_case=is_centre_staff_for(_user(request), view.alert.student))
+                          may_open_case=is_centre_staff_for(_user(request), view.alert.student),
+                          may_dismiss=view.may_dismiss)
         form.is_valid()
     return _alert_page(request, view, bound={action: form}, status=400)
 
@@ -497,6 +503,10 @@ def _case_page(request: HttpRequest, view: actions.CaseView, *,
         "closure_form": bound.get("closure") or ClosureRequestForm(prefix="closure"),
         "review_form": bound.get("review") or ClosureReviewForm(prefix="review"),
         "reopen_form": bound.get("reopen") or ReopenForm(prefix="reopen"),
+        "send_back_form": bound.get("sendback") or ClosureReturnForm(prefix="sendback"),
+        "closure_missing": case.closure_missing() if case.status == CaseStatus.OPEN else [],
+        "closure_needs": CLOSURE_NEEDS,
+        "is_requester": case.status == CaseStatus.REVIEW and case.closure_requester_id() == request.user.pk,
         "is_closed": case.status == CaseStatus.CLOSED,
         "grant": view.grant,
     }, status=status)
@@ -563,6 +573,7 @@ CASE_VERBS: dict[str, tuple[Any, str, str, Any]] = {
     "request_closure": (ClosureRequestForm, "closure", "case.request_closure", actions.request_closure),
     "close": (ClosureReviewForm, "review", "case.close", actions.close_case),
     "reopen": (ReopenForm, "reopen", "case.reopen", actions.reopen_case),
+    "send_back": (ClosureReturnForm, "sendback", "case.send_back", actions.send_back_closure),
 }
 
 
@@ -597,6 +608,14 @@ def case_request_closure(request: HttpRequest, pk: int) -> HttpResponse:
 def case_close(request: HttpRequest, pk: int) -> HttpResponse:
     """Closing needs the centre director's review; anyone else gets 403."""
     return _case_verb(request, pk, "close", _("The case is closed."))
+
+
+@require_POST
+@login_required
+@page_errors
+def case_send_back(request: HttpRequest, pk: int) -> HttpResponse:
+    """The reviewer sends the closure back to the case team with a comment."""
+    return _case_verb(request, pk, "send_back", _("The closure is sent back to the case team."))
 
 
 @require_POST

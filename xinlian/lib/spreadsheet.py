@@ -319,30 +319,13 @@ def looks_like_formula(value: str) -> bool:
 
 def write_xlsx(sheets: Iterable[tuple[str, Sequence[str], Iterable[Sequence[Any]]]],
                *, widths: dict[str, Sequence[int]] | None = None) -> bytes:
-    """An .xlsx file written in streaming (write-only) mode; every cell goes through :func:`safe_cell`.
+    """An .xlsx file written in streaming mode (:mod:`xinlian.lib.xlsx`: a row is one string,
+    where openpyxl's write-only mode built and serialised an element per cell); every cell goes
+    through :func:`safe_cell`. A bold header row, frozen; ``widths`` per sheet title.
 
     ``sheets`` yields (title, header, rows); rows may be a generator, so a large export is never
     held in memory as cell objects."""
-    from openpyxl import Workbook
-    from openpyxl.cell import WriteOnlyCell
-    from openpyxl.styles import Font
-    from openpyxl.utils import get_column_letter
+    from xinlian.lib import xlsx
 
-    wb = Workbook(write_only=True)
-    bold = Font(bold=True)
-    for title, header, rows in sheets:
-        ws = wb.create_sheet(title=title)
-        for i, width in enumerate((widths or {}).get(title, ())):
-            ws.column_dimensions[get_column_letter(i + 1)].width = width
-        ws.freeze_panes = "A2"
-        head_cells = []
-        for text in header:
-            cell = WriteOnlyCell(ws, value=safe_cell(text))
-            cell.font = bold
-            head_cells.append(cell)
-        ws.append(head_cells)
-        for row in rows:
-            ws.append([safe_cell(v) for v in row])
-    out = io.BytesIO()
-    wb.save(out)
-    return out.getvalue()
+    return xlsx.write(((title, [safe_cell(v) for v in header], ([safe_cell(v) for v in row] for row in rows))
+                       for title, header, rows in sheets), widths)

@@ -32,6 +32,7 @@ from xinlian.access.policy import (
     Cap,
     caps_of,
     get_student_for_user,
+    reads_guardian_contacts,
     visible_posts,
     visible_students,
 )
@@ -102,7 +103,7 @@ class StudentDetailSerializer(StudentSerializer):
     special_groups = SpecialGroupSerializer(many=True, required=False,
                                             help_text=_("Only with the risk tier over this student."))
     guardians = GuardianSerializer(many=True, required=False,
-                                   help_text=_("Only with the case tier over this student."))
+                                   help_text=_("Only for readers who may call them: the case tier, the student's 辅导员 and 班主任."))
 
     class Meta(StudentSerializer.Meta):
         fields = [*StudentSerializer.Meta.fields, "special_groups", "guardians"]
@@ -114,7 +115,7 @@ class StudentDetailSerializer(StudentSerializer):
             return fields
         if Cap.RISK not in held:
             fields.pop("special_groups")
-        if Cap.CASE not in held:
+        if not reads_guardian_contacts(held):
             fields.pop("guardians")
         return fields
 
@@ -207,7 +208,8 @@ class UnitViewSet(ScopedViewSet):
 )
 class StudentViewSet(ScopedViewSet):
     """Students at the roster tier. Filter with ``?unit=<id>`` (that unit's subtree) and ``?q=``.
-    The detail adds ``special_groups`` with the risk tier and ``guardians`` with the case tier;
+    The detail adds ``special_groups`` with the risk tier and ``guardians`` for those who may call
+    them (the case tier, the student's 辅导员 and 班主任);
     reading either is recorded in the audit trail."""
 
     queryset = Student.objects.all()

@@ -101,7 +101,7 @@ def unit_in_reach(campaign: Campaign, roots: list[Unit], pk: int) -> Unit | None
 def progress_assignments(user: User, campaign: Campaign) -> QuerySet[Assignment]:
     """Assignments whose progress the user may follow: students they hold the risk tier over
     (by the student's class now, not at invitation), and — for the centre — staff respondents."""
-    qs = campaign.assignments.filter(student__in=visible_students(user, Cap.RISK))
+    qs = campaign.assignments.filter(_students_in_scope(user, Cap.RISK))
     if centre_units(user) and may_see_staff(user, campaign):
         qs = qs | campaign.assignments.filter(student__isnull=True)
     return qs
@@ -123,6 +123,18 @@ def may_read_results(user: User, campaign: Campaign) -> bool:
     return any(u.path.startswith(campaign.school.path) for u in scope_units(user, Cap.SCORES))
 
 
+def _students_in_scope(user: User, cap: Cap) -> Q:
+    """``student__in=visible_students(user, cap)`` as a condition on the row's own student
+    (class or dormitory path under one of the user's units at ``cap``): joins from the rows
+    rather than a subquery over every student in scope, which the database evaluated in full
+    for each page of a 50,000-student school (bench/school_size.py)."""
+    q = Q(pk__in=[])
+    for u in scope_units(user, cap):
+        field = "student__dorm__path" if u.kind == UnitKind.DORMITORY else "student__klass__path"
+        q |= Q(**{f"{field}__startswith": u.path})
+    return q
+
+
 def result_students(user: User) -> QuerySet[Student]:
     return visible_students(user, Cap.SCORES)
 
@@ -131,7 +143,7 @@ def visible_results(user: User) -> QuerySet[Result]:
     """Results the user may read: tier 3 over the student, and — for a centre-only campaign —
     only through a centre post. Staff respondents' results: centre staff of that school."""
     centre = centre_units(user)
-    students = Result.objects.filter(student__in=result_students(user)).filter(
+    students = Result.objects.filter(_students_in_scope(user, Cap.SCORES)).filter(
         Q(campaign__visibility=Visibility.CENTRE_AND_FUDAOYUAN) | _under(centre))
     staff = Result.objects.filter(student__isnull=True).filter(_under(centre, "campaign__school__path"))
     return students | staff
@@ -163,8 +175,23 @@ def guardian_consent_assignment(user: User, pk: int) -> Assignment | None:
 
 def visible_interviews(user: User) -> QuerySet[Interview]:
     """Interviews whose reasons and notes the user may read (tier 3), plus those assigned to them."""
-    return (Interview.objects.filter(assignment__results__in=visible_results(user))
-            | Interview.objects.filter(assigned_to=user)).distinct()
+    # The rule of visible_results on the interview's own student and campaign (an interview is
+    # opened for a student's scored submission, so its results share both), as joins from the
+    # interviews: a join through every result and a DISTINCT over whole rows, or a subquery
+    # over every student in scope, cost a school of 50,000 students most of a second
+    # (bench/school_size.py).
+    return Interview.objects.filter(_interview_results_seen(user) | Q(assigned_to=user))
+
+
+def _interview_results_seen(user: User) -> Q:
+    return _students_in_scope(user, Cap.SCORES) & (Q(campaign__visibility=Visibility.CENTRE_AND_FUDAOYUAN)
+                                                   | _under(centre_units(user)))
+
+
+def interviews_of_visible_results(user: User) -> QuerySet[Interview]:
+    """Interviews opened for results the user may read (``visible_results``), by the same rule
+    on the interview's student and campaign: what a campaign report counts."""
+    return Interview.objects.filter(_interview_results_seen(user))
 
 
 def interview_status_students(user: User) -> QuerySet[Student]:

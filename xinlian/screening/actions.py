@@ -259,8 +259,13 @@ def list_results(request: HttpRequest, campaign: str,
         if campaign_id is None:
             raise Invalid(errors={"campaign": [CAMPAIGN_ID_MESSAGE]})
         qs = qs.filter(campaign_id=campaign_id)
-    qs = qs.select_related("assignment__user", "student__klass", "instrument").order_by("campaign_id", "pk")
-    rows = list(paginate(qs) or [])
+    # The page's keys first, through the visibility joins alone (the database walks the
+    # campaign index and stops at the page, where joining everything the rows show made it sort
+    # every result in scope), then those rows; the instrument's code only, not its definition.
+    keys = list(paginate(qs.order_by("campaign_id", "pk").values_list("pk", flat=True)) or [])
+    found = (Result.objects.select_related("assignment__user", "student__klass", "instrument")
+             .defer("instrument__definition", "instrument__wording").in_bulk(keys))
+    rows = [found[k] for k in keys]
     if rows:
         audit(request, "screening.result.list",
               object_type="screening.campaign" if campaign else "screening.result",
@@ -530,8 +535,7 @@ def read_report(request: HttpRequest, pk: int, unit: str) -> ReportRead:
     at_school = level is not None and level.pk == campaign.school_id
     results = access.visible_results(user).filter(campaign=campaign)
     progress = access.progress_assignments(user, campaign)
-    interviews = Interview.objects.filter(campaign=campaign,
-                                          assignment_id__in=results.values("assignment_id"))
+    interviews = access.interviews_of_visible_results(user).filter(campaign=campaign)
     if level is not None and not at_school:
         progress = reports.under(progress, level)
         results = reports.under(results, level)
@@ -666,3 +670,67 @@ def read_instrument(request: HttpRequest, pk: int) -> Instrument:
     if inst is None:
         raise NotFound(NOT_FOUND)
     return inst
+
+
+# --- what students are told (the consent text) -----------------------------------------------
+
+# How a student is told of each role in the network (the roles' own labels are for staff).
+STUDENT_WORDS: dict[str, Any] = {
+    "fudaoyuan": gettext_lazy("your 辅导员"),
+    "head_teacher": gettext_lazy("your head teacher"),
+    "college_lead": gettext_lazy("your college's mental-health lead"),
+    "centre_director": gettext_lazy("the counselling-centre director"),
+    "counsellor": gettext_lazy("the centre's psychology teachers"),
+    "leader": gettext_lazy("the school's leadership"),
+    "deputy_leader": gettext_lazy("the school's leadership"),
+}
+
+
+def _people(roles: Iterable[str]) -> str:
+    from xinlian.network.models import Role
+
+    words: list[str] = []
+    for role in roles:
+        word = str(STUDENT_WORDS.get(role) or dict(Role.choices).get(role, role))
+        if word not in words:
+            words.append(word)
+    if len(words) <= 1:
+        return "".join(words)
+    from django.utils.translation import get_language
+
+    comma = ", " if (get_language() or "").startswith("en") else "、"
+    return _("%(some)s and %(last)s") % {"some": comma.join(words[:-1]), "last": words[-1]}
+
+
+def who_learns_what(visibility: str, *, staff_respondent: bool = False) -> list[str]:
+    """The consent text's "who learns what", written from the rules themselves: who reads
+    results is the access policy (the roles holding the screening tier; a centre-only campaign
+    keeps to the centre's roles), and who is alerted by a critical answer is the alert routing
+    (:func:`xinlian.care.network.routing` of a red alert, which
+    :meth:`~xinlian.care.models.Alert.raise_for` routes by). Change either and the text follows."""
+    from xinlian.access.policy import ROLE_CAPS
+    from xinlian.care.network import routing
+    from xinlian.network.models import ROLE_UNIT_KINDS
+
+    from .models import Visibility
+
+    centre = [r for r, caps in ROLE_CAPS.items() if Cap.SCORES in caps and ROLE_UNIT_KINDS.get(r) == {UnitKind.SCHOOL}]
+    readers = [r for r, caps in ROLE_CAPS.items() if Cap.SCORES in caps]
+    if staff_respondent or visibility == Visibility.CENTRE_ONLY:
+        readers = centre
+    lines = [_("Your answers and results are read by %(who)s.") % {"who": _people(readers)}]
+    if staff_respondent:
+        return lines
+    route = routing("red")
+    lines.append(_("If an answer shows you may be at risk of harming yourself, %(first)s are alerted at "
+                   "once so that someone checks on you; they learn which question raised it, not your "
+                   "other answers.") % {"first": _people(route["first"])})
+    if route["later"]:
+        lines.append(_("If nobody responds in time, the alert goes on to %(later)s.")
+                     % {"later": _people(route["later"])})
+    completion_only = [r for r in route["first"] if r not in readers]
+    if completion_only:
+        lines.append(_("Otherwise %(who)s see only whether you have finished.")
+                     % {"who": _people(completion_only)})
+    lines.append(_("Your classmates never see anything."))
+    return lines

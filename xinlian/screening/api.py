@@ -291,7 +291,10 @@ class ScreeningResultSerializer(serializers.ModelSerializer):
     def get_klass(self, result: Result) -> dict[str, Any] | None:
         if result.student is None:
             return None  # a staff respondent
-        return UnitRefSerializer(result.student.klass).data
+        # One serializer for every row of the page: building its fields per row cost more
+        # than the rest of the row (bench/school_size.py).
+        ref = self.__dict__.get("_unit_ref") or self.__dict__.setdefault("_unit_ref", UnitRefSerializer())
+        return ref.to_representation(result.student.klass)
 
     def get_critical_items(self, result: Result) -> list[str]:
         return list(result.detail.get("critical", []))

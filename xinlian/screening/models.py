@@ -19,7 +19,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, models, transaction
 from django.db.models import Count, Min, Q
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import gettext_noop, pgettext_lazy
 
@@ -811,9 +811,43 @@ class SubmitOutcome:
             return
         critical = any(r.critical for r in self.results)
         if critical:
-            self.alert = Alert.raise_for(a.student, Level.RED, AlertSource.SCREENING, now=now)
+            self.alert = Alert.raise_for(a.student, Level.RED, AlertSource.SCREENING, now=now,
+                                         reason=alert_reason(a, self.results))
         if critical or any(r.positive for r in self.results):
             self.interview = Interview.open_for(a, urgent=critical, now=now)
+
+
+LANGS = (("zh-Hans", "zh-hans"), ("en", "en"))
+
+
+def alert_reason(assignment: Assignment, results: list[Result]) -> dict[str, Any]:
+    """Why a screening raises an alert, in both languages (the alert is read in either): the
+    instrument, each critical item that fired with the text of the question it names, the band
+    (the classification, else each score's band) and the assignment whose results explain it."""
+    critical_results = [r for r in results if r.critical]
+    first = critical_results[0] if critical_results else results[0]
+    spec = first.instrument.spec
+    items = {it.number: it for it in spec.items}
+    labels = {c["id"]: c for c in spec.critical}
+    critical = []
+    for r in critical_results:
+        r_spec = r.instrument.spec
+        r_labels = {c["id"]: c for c in r_spec.critical} if r is not first else labels
+        r_items = {it.number: it for it in r_spec.items} if r is not first else items
+        for cid in r.detail.get("critical", []):
+            c = r_labels.get(cid, {"label": {"zh-Hans": cid, "en": cid}, "when": {}})
+            item = r_items.get((c.get("when") or {}).get("item"))
+            critical.append({"label": dict(c["label"]),
+                             "item_text": {k: r_spec.label(item.text, lang) for k, lang in LANGS} if item else {}})
+    band: dict[str, str] = {}
+    for key, lang in LANGS:
+        with translation.override(lang):
+            shown = first.labelled()
+            bands = " · ".join(f"{label}: {b}" for label, _v, b in shown["scores"] if b)
+            band[key] = f"{shown['classification']} ({bands})" if first.positive and bands else \
+                bands or shown["classification"]
+    return {"instrument": {k: first.instrument.spec.label(spec.name, lang) for k, lang in LANGS},
+            "critical": critical, "band": band, "assignment": assignment.pk}
 
 
 def answer_error_message(error: AnswerError) -> str:
@@ -927,11 +961,22 @@ class Result(models.Model):
         return {
             "scores": [(score_labels.get(k, k), v, band_labels.get(k, {}).get(d["bands"].get(k, ""), ""))
                        for k, v in d["scores"].items() if reported.get(k, True)],
-            "classification": spec.label(cls["label"]) if cls else "",
+            "classification": classification_label(spec, cls, bool(d.get("critical"))),
             "clauses": [clause_labels.get(c, c) for c in d["clauses"]],
             "critical": [crit.get(c, c) for c in d["critical"]],
             "flags": [qual.get(f, f) for f in d["flags"]],
         }
+
+
+CRITICAL_NOT_POSITIVE = _("Critical item — not a negative screen")
+
+
+def classification_label(spec: Definition, cls: dict[str, Any] | None, critical: bool) -> str:
+    """The classification as shown anywhere (pages, exports, reports): a result with a critical
+    item is never called negative (issue 10) — a non-positive class reads as the critical item."""
+    if critical and not (cls or {}).get("positive"):
+        return str(CRITICAL_NOT_POSITIVE)
+    return spec.label(cls["label"]) if cls else ""
 
 
 QUALITY_LABELS = {

@@ -216,6 +216,8 @@ def _take_page(request: HttpRequest, a: Assignment, *, status: int = 200, error:
         "instruments": campaign.ordered_instruments(),
     }
     if state in ("consent", "guardian"):
+        # Who learns what: written from the access policy and the alert routing themselves.
+        ctx["who_learns"] = actions.who_learns_what(campaign.visibility, staff_respondent=not a.student_id)
         # What is asked with no answer yet (skip logic may add a few).
         ctx["n_items"] = sum(len(i.spec.visible_items({})) for i in ctx["instruments"])
         ctx["hotline"] = CentreSettings.for_school(campaign.school).hotline_number

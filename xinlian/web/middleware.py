@@ -1,15 +1,68 @@
-"""Session middleware with a sliding idle timeout that does not write on every request."""
+"""The session and the user of every request, for the price of two hand-built queries.
+
+Every page and API call starts here, so the fixed cost of a logged-in request is what these
+classes spend (bench/floor.py measures it against a bare Django app; issue 10 §4):
+
+* ``IdleSessionMiddleware``: Django's session middleware with a sliding idle timeout that does
+  not write on every request, and a session store that loads and renews the row with SQL built
+  once per process (``xinlian.lib.hotsql``) instead of compiling the ORM query each time.
+* ``UserMiddleware``: Django's ``AuthenticationMiddleware`` whose lazy ``request.user`` loads a
+  user authenticated by the ModelBackend (or a subclass that keeps its ``get_user``) with a
+  statement built once per process; the checks are Django's own
+  (``django.contrib.auth.get_user``: the backend listed in settings, an active user, the session
+  hash against the current and the fallback secrets). Any other backend goes through Django."""
 
 from __future__ import annotations
 
 import time
+from typing import Any
 
 from django.conf import settings
+from django.contrib import auth
+from django.contrib.auth.backends import ModelBackend
+from django.contrib.auth.middleware import AuthenticationMiddleware
+from django.contrib.sessions.backends.base import UpdateError
+from django.contrib.sessions.backends.db import SessionStore as DbSessionStore
 from django.contrib.sessions.middleware import SessionMiddleware
+from django.db import connection
 from django.http import HttpRequest, HttpResponse
+from django.utils import timezone
+from django.utils.crypto import constant_time_compare
+from django.utils.functional import SimpleLazyObject
+
+from xinlian.lib import hotsql
 
 # The key in the session data that remembers when the session was last written.
 RENEWED_KEY = "_renewed"
+
+
+class SessionStore(DbSessionStore):
+    """The database session store (same table, same encoding, same expiry rule) whose load is
+    one statement built once per process: compiling the ORM's query cost about as much CPU as
+    the rest of a small request."""
+
+    def _get_session_from_db(self) -> Any:
+        now = connection.ops.adapt_datetimefield_value(timezone.now())
+        row = hotsql.get_with(self.model, "", "t.session_key = %s AND t.expire_date > %s", [self.session_key, now])
+        if row is None:
+            self._session_key = None
+        return row
+
+    def save(self, must_create: bool = False) -> None:
+        """Renewing an existing session (the idle timeout's once a minute, a login's data) as
+        one UPDATE built once, like Django's forced update of the row: UpdateError when the
+        row is gone. Creating one is Django's own code."""
+        if must_create or self.session_key is None:
+            super().save(must_create=must_create)
+            return
+        data = self._get_session()
+        params = [self.encode(data), connection.ops.adapt_datetimefield_value(self.get_expiry_date()),
+                  self.session_key]
+        with connection.cursor() as cursor:
+            cursor.execute(f"UPDATE {connection.ops.quote_name(self.model._meta.db_table)} SET session_data = %s, "
+                           "expire_date = %s WHERE session_key = %s", params)
+            if cursor.rowcount != 1:
+                raise UpdateError
 
 
 class IdleSessionMiddleware(SessionMiddleware):
@@ -21,6 +74,11 @@ class IdleSessionMiddleware(SessionMiddleware):
     request. Requests that never looked at the session (nobody asked who the user is) do not
     count as activity, nor do the views that drop the session (notify's background polls)."""
 
+    def __init__(self, get_response: Any) -> None:
+        super().__init__(get_response)
+        if settings.SESSION_ENGINE == "django.contrib.sessions.backends.db":
+            self.SessionStore = SessionStore
+
     def process_response(self, request: HttpRequest, response: HttpResponse) -> HttpResponse:
         session = getattr(request, "session", None)
         if session is not None and session.accessed and not session.is_empty():
@@ -28,3 +86,53 @@ class IdleSessionMiddleware(SessionMiddleware):
             if now - int(session.get(RENEWED_KEY, 0)) >= settings.SESSION_RENEW_SECONDS:
                 session[RENEWED_KEY] = now  # modified: the parent saves it and renews the expiry
         return super().process_response(request, response)
+
+
+def load_user(request: HttpRequest) -> Any:
+    """``django.contrib.auth.get_user`` with the ModelBackend's ``User.objects.get(pk=…)`` done by
+    a statement built once per process; every check is Django's, in Django's order."""
+    session = request.session
+    try:
+        user_id = auth.get_user_model()._meta.pk.to_python(session[auth.SESSION_KEY])
+        backend_path = session[auth.BACKEND_SESSION_KEY]
+    except KeyError:
+        return auth.get_user(request)  # anonymous: Django's AnonymousUser
+    if backend_path not in settings.AUTHENTICATION_BACKENDS:
+        return auth.get_user(request)  # Django's answer: anonymous
+    backend = auth.load_backend(backend_path)
+    if getattr(type(backend), "get_user", None) is not ModelBackend.get_user:  # Django's path
+        return auth.get_user(request)
+    from django.contrib.auth.models import AnonymousUser
+
+    # ModelBackend.get_user: the user by primary key, if the backend lets them authenticate.
+    model = auth.get_user_model()
+    user = hotsql.get_with(model, "", f"t.{connection.ops.quote_name(model._meta.pk.column)} = %s", [user_id])
+    if user is not None and not backend.user_can_authenticate(user):
+        user = None
+    if user is not None:
+        session_hash = session.get(auth.HASH_SESSION_KEY)
+        session_auth_hash = user.get_session_auth_hash()
+        if not (session_hash and constant_time_compare(session_hash, session_auth_hash)):
+            if session_hash and any(constant_time_compare(session_hash, fallback)
+                                    for fallback in user.get_session_auth_fallback_hash()):
+                session.cycle_key()
+                session[auth.HASH_SESSION_KEY] = session_auth_hash
+            else:
+                session.flush()
+                user = None
+    return user or AnonymousUser()
+
+
+def _cached_user(request: HttpRequest) -> Any:
+    if not hasattr(request, "_cached_user"):
+        request._cached_user = load_user(request)  # type: ignore[attr-defined]
+    return request._cached_user  # type: ignore[attr-defined]
+
+
+class UserMiddleware(AuthenticationMiddleware):
+    """``request.user`` as Django's AuthenticationMiddleware sets it (lazy, cached on the
+    request, ``request.auser`` unchanged), loaded by :func:`load_user`."""
+
+    def process_request(self, request: HttpRequest) -> None:
+        super().process_request(request)
+        request.user = SimpleLazyObject(lambda: _cached_user(request))

@@ -3,7 +3,7 @@ from django.urls import path
 
 import xinlian.lib.converters  # noqa: F401 — registers <id:…>: ids beyond 18 digits are a 404
 
-from . import views, views_roster
+from . import views, views_roster, views_settings
 
 urlpatterns = [
     path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True,
@@ -19,4 +19,11 @@ urlpatterns = [
     path("roster/import/", views_roster.roster_import, name="roster-import"),
     path("roster/template.xlsx", views_roster.roster_template, name="roster-template"),
     path("roster/export.xlsx", views_roster.roster_export, name="roster-export"),
+    # The centre's settings and each person's own notification settings (views_settings.py)
+    path("settings/", views_settings.levels, name="settings-levels"),
+    path("settings/channels/", views_settings.channels, name="settings-channels"),
+    path("settings/hours/", views_settings.hours, name="settings-hours"),
+    path("settings/help/", views_settings.help_settings, name="settings-help"),
+    path("me/notifications/", views_settings.my_notifications, name="my-notifications"),
+    path("me/notifications/test/", views_settings.my_notifications_test, name="my-notifications-test"),
 ]

@@ -41,7 +41,10 @@ from xinlian.access.policy import (
     visible_students,
 )
 from xinlian.care import rota as care_rota
+from xinlian.care import work as care_work
+from xinlian.care.work import Work
 from xinlian.network.models import Duty, Post, Role, Student, StudentStatus, Unit, UnitKind, User
+from xinlian.screening import work as screening_work
 from xinlian.screening.models import Assignment, AssignmentStatus
 from xinlian.screening.reports import student_screenings
 
@@ -287,10 +290,40 @@ def screenings_to_take(user: User) -> list[Any]:
     ).select_related("campaign").order_by("campaign__closes_at"))
 
 
+HTMX_STOP_POLLING = 286  # htmx stops an `every …` trigger when answered with this status
+
+
+def _work(request: HttpRequest) -> Work:
+    """What the user owes now, gathered from the apps that own it, most urgent first."""
+    work = care_work.work_for(request)
+    work.add(screening_work.work_for(request))
+    return work.sorted()
+
+
 @require_GET
-@login_required
 def home(request: HttpRequest) -> HttpResponse:
-    """What I owe, whom I watch: each active post with its duties and the size of its scope."""
+    """The person's work: what they owe now, most urgent first, then each active post with its
+    duties and the size of its scope. htmx refreshes the work list every minute (``?part=work``)."""
+    if request.GET.get("part") == "work" and request.headers.get("HX-Request") == "true":
+        return _home_work(request)
+    return _home_page(request)
+
+
+def _home_work(request: HttpRequest) -> HttpResponse:
+    """The work list alone, for the minute's refresh. A background poll is not the user's
+    activity: the session is dropped once answered (as notify's badge does), so an open tab
+    does not keep an idle session alive; signed out meanwhile, the poll stops."""
+    if not request.user.is_authenticated:
+        return HttpResponse(status=HTMX_STOP_POLLING)
+    response = render(request, "web/home_work.html", {"work": _work(request)})
+    patch_vary_headers(response, ["HX-Request"])
+    if hasattr(request, "session"):
+        del request.session
+    return response
+
+
+@login_required
+def _home_page(request: HttpRequest) -> HttpResponse:
     user: User = request.user  # type: ignore[assignment]
     posts = list(user.active_posts().order_by("unit__path", "role"))
     duties, places = _post_context(posts)
@@ -309,9 +342,13 @@ def home(request: HttpRequest) -> HttpResponse:
         })
     student = (Student.objects.filter(user=user).select_related("klass", "dorm").first()
                if user.kind == "student" else None)
-    return render(request, "web/home.html", {"cards": cards, "student": student,
-                                             "to_take": screenings_to_take(user),
-                                             "duty": _duty_section(user)})
+    response = render(request, "web/home.html", {
+        "cards": cards, "student": student, "to_take": screenings_to_take(user),
+        "duty": _duty_section(user), "work": _work(request),
+        "reporter": any(post.role in PEER_ROLES for post in posts),
+    })
+    patch_vary_headers(response, ["HX-Request"])
+    return response
 
 
 def _duty_section(user: User) -> dict[str, Any] | None:
@@ -350,10 +387,15 @@ def _render_tree(nodes: list[TreeNode], students_label: str) -> str:
 
     A unit whose children are not in the list gets an htmx branch: opening its ``<details>``
     fetches them once in place of its ``.xl-more`` placeholder. Without JavaScript the
-    placeholder links to the unit page, which lists the same children."""
+    placeholder links to the unit page, which lists the same children.
+
+    The unit's name (a link) stands beside its ``<summary>``, never inside it: a link inside a
+    toggle is one interactive element nested in another, which screen readers cannot reach
+    (WCAG 4.1.2). The summary holds only the arrow and, for screen readers, "units inside …"."""
     esc = html.escape
     students = esc(students_label)
     on_page = esc(gettext("See what is inside on the unit page"))  # seen only without JavaScript
+    inside = gettext("Units inside %(unit)s")
     labels: dict[str, str] = {}  # escaped once, used hundreds of times
     out: list[str] = []
     add = out.append
@@ -362,9 +404,9 @@ def _render_tree(nodes: list[TreeNode], students_label: str) -> str:
         if branch:
             # hx-target="find .xl-more" and hx-swap are inherited from the tree's root list.
             lazy = f' hx-get="{esc(n.more_url)}" hx-trigger="toggle once"' if n.more_url else ""
-            add(f'<li role="treeitem"><details{" open" if n.open else ""}{lazy}><summary>')
+            add('<li class="xl-branch">')
         else:
-            add('<li role="treeitem" class="xl-leaf">')
+            add('<li class="xl-leaf">')
         kind = labels.get(n.kind_label) or labels.setdefault(n.kind_label, esc(n.kind_label))
         name = (f'<a href="{esc(n.url)}" class="xl-node-name">{esc(n.name)}</a>' if n.url
                 else f'<span class="xl-node-name">{esc(n.name)}</span>')
@@ -382,7 +424,9 @@ def _render_tree(nodes: list[TreeNode], students_label: str) -> str:
             add("</span>")
         add("</span>")
         if branch:
-            add('</summary><ul role="group">')
+            add(f'<details{" open" if n.open else ""}{lazy}><summary>'
+                f'<span class="visually-hidden">{esc(inside % {"unit": n.name})}</span>'
+                '</summary><ul>')
             if n.more_url:
                 # The first .xl-more inside the <details>: its children are emitted after it.
                 add('<li class="xl-leaf xl-more">'

@@ -13,7 +13,9 @@ from xinlian.network.models import Student
 
 from ..access import (
     chronology_for,
+    guardian_contacts,
     is_centre_staff_for,
+    may_report,
     reportable_students,
     sees_clinical,
     uses_alert_inbox,
@@ -51,7 +53,7 @@ def care_nav(user: Any) -> dict[str, bool]:
     caps = caps_of(user)
     risk = Cap.RISK in caps
     inbox = uses_alert_inbox(user)
-    report = Cap.REPORT in caps or user.kind == "student"
+    report = may_report(user)
     return {
         "report": report,
         "inbox": inbox,
@@ -117,5 +119,8 @@ def student_care(context: template.Context, student: Student, held: set[Cap] | N
                                     auto_id="id_risk_%s"),
         "follow_up_form": FollowUpForm(auto_id="id_fu_%s"),
         "chronology": chronology,
+        # The 辅导员 and 班主任 make the calls (Cap.GUARDIANS). Holders of the case tier have the
+        # student file's own guardians section (web), so they are not shown the list twice.
+        "guardians": guardian_contacts(request, student, held) if Cap.CASE not in held else None,
         "next": request.get_full_path(),
     }

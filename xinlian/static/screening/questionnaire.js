@@ -54,6 +54,7 @@
   var backBtn = byId("scr-back");
   var nextBtn = byId("scr-next");
   var pageEl = byId("scr-page");
+  var announceEl = byId("scr-announce");
   var csrfInput = form.querySelector("input[name=csrfmiddlewaretoken]");
   var csrf = csrfInput ? csrfInput.value : "";
 
@@ -230,6 +231,26 @@
       window.scrollTo({ top: 0, left: 0, behavior: "instant" });
     } else {
       window.scrollTo(0, 0);
+    }
+    focusScreen();
+  }
+
+  // Focus follows the page (WCAG 2.4.3): the button pressed is gone or off-screen, so focus
+  // moves to the start of the new screen (the questionnaire's heading when the screen opens a
+  // new one, else its first question) and a live region says which page this is.
+  function focusScreen() {
+    var screen = screens[current];
+    if (!screen) { return; }
+    var opens = current === 0 || screens[current - 1].section !== screen.section;
+    var target = (opens && screen.section.el.querySelector("h2")) || screen.items[0].el;
+    target.setAttribute("tabindex", "-1");
+    try {
+      target.focus({ preventScroll: true });
+    } catch (e) {
+      target.focus();
+    }
+    if (announceEl) {
+      announceEl.textContent = fill(msg("page"), { n: current + 1, total: screens.length });
     }
   }
 

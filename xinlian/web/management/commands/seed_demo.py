@@ -8,7 +8,7 @@ import json
 from django.core.management.base import BaseCommand, CommandError
 from django.utils.translation import gettext as _
 
-from xinlian.care.demo import seed_demo_rota
+from xinlian.care.demo import seed_demo_concern, seed_demo_rota
 from xinlian.network.demo import DEFAULT_SEED, DEFAULT_STUDENTS, DemoError, demo_accounts, seed_demo
 from xinlian.screening.demo import seed_demo_screening
 
@@ -53,6 +53,8 @@ class Command(BaseCommand):
             if verbose and shifts:
                 self.stdout.write(_("Seeded %(shifts)d night duty shifts for the next two weeks.")
                                   % {"shifts": shifts})
+            # Last, so that its red alert is raised now and the 辅导员's home opens on it.
+            seed_demo_concern()
         self._print_accounts(as_json=json)
 
     def _print_accounts(self, *, as_json: bool) -> None:

@@ -2,7 +2,9 @@ from __future__ import annotations
 
 import os
 import sys
+from pathlib import Path
 
+from django.conf import settings
 from django.core.management.base import BaseCommand
 
 
@@ -19,6 +21,14 @@ class Command(BaseCommand):
         argv = [sys.executable, "-m", "granian", "--interface", "wsgi", "--host", host,
                 "--port", str(port), "--workers", str(workers), "--blocking-threads", "4",
                 "--no-ws", "xinlian.wsgi:application"]
+        # The demo and `make serve` show the product's own 404/500 pages, never Django's debug
+        # pages with the URL list and settings: DEBUG stays off unless XINLIAN_DEBUG asks for it.
+        # Static files need no DEBUG: WhiteNoise serves them from the finders (settings.py).
+        if not os.environ.get("XINLIAN_DEBUG"):
+            os.environ["XINLIAN_DEBUG"] = "0"
+        # Off DEBUG, WhiteNoise scans STATIC_ROOT once at start and warns when it is missing
+        # (collectstatic not run: the finders serve the files, see settings.py).
+        Path(settings.STATIC_ROOT).mkdir(parents=True, exist_ok=True)
         self.stdout.write(f"serving on http://{host}:{port}/")
         sys.stdout.flush()
         os.execv(sys.executable, argv)

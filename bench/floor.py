@@ -1,0 +1,433 @@
+"""floor — what every request pays before it does any work: Xinlian beside a bare Django app.
+
+Two servers run side by side, started the same way (gunicorn, the same number of sync workers,
+the same database, persistent connections): Xinlian with production settings (as
+bench/screening.py serves it: DEBUG off, the TLS proxy's header, CSRF, sessions in the
+database, the full middleware stack) and bench/bare/ (no middleware, one view answering a
+constant, and the thinnest Django questionnaire submit: a Form validates nine PHQ-9 answers,
+the view scores them and inserts one row through the ORM). wrk (16 keep-alive connections)
+loads one server at a time, alternating within one run, so that the other people's load on
+this shared 2-core machine falls on both alike:
+
+* (a) ``GET /`` of the bare app against Xinlian's lightest logged-in page ``GET /inbox/badge/``
+  (every connection its own student's session);
+* (b) ``POST /submit/`` of the bare app against Xinlian's ``POST /screening/a/<pk>/submit/``
+  (PHQ-9, answers saved beforehand, as in bench/screening.py's ``submit``).
+
+Figures: req/s, p50/p99, server + database CPU per request, and the ratios Xinlian / bare
+(by req/s, and by CPU per request, which other load on the machine does not move). Targets:
+badge ≥ 0.25× the bare view, submit ≥ 0.5× the bare submit, p99 < 100 ms. Afterwards the
+logged-in request is profiled in process (Django's test client, cProfile, process CPU time):
+where a ``GET /inbox/badge/`` spends its time, and its SQL.
+
+Run as a child by bench/run.py: ``python bench/floor.py --students N ...``."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import http.client
+import json
+import os
+import random
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+from common import BENCH_DIR, PYTHON, ROOT, database_info, django_setup
+from linkage import wait_until
+from screening import (
+    CSRF_CHARS,
+    GUNICORN,
+    TRIVIAL_PATH,
+    CpuMeter,
+    Server,
+    free_port,
+    migrate,
+    phq9_answers,
+    production_env,
+    run_python_load,
+    run_wrk,
+    seed_submit,
+    wait_for_quiet,
+)
+
+TARGETS = {"badge_over_bare_view": 0.25, "submit_over_bare_submit": 0.5, "p99_ms": 100.0}
+
+
+class BareServer:
+    """bench/bare/ under the same gunicorn command as Xinlian's Server."""
+
+    def __init__(self, port: int, workers: int, threads: int, log: Path) -> None:
+        self.port = port
+        self.log = log
+        cmd = [GUNICORN, "bare.wsgi:application", "--pythonpath", str(BENCH_DIR), "-b", f"127.0.0.1:{port}",
+               "--workers", str(workers), "--backlog", "2048", "--keep-alive", "30",
+               "--graceful-timeout", "5", "--timeout", "120"]
+        if threads > 0:
+            cmd += ["--worker-class", "gthread", "--threads", str(threads)]
+        self.cmd = cmd
+        env = dict(os.environ, DJANGO_SETTINGS_MODULE="bare.settings")
+        with open(log, "ab") as fh:
+            self.proc = subprocess.Popen(cmd, cwd=ROOT, stdout=fh, stderr=subprocess.STDOUT, env=env,
+                                         start_new_session=True)
+
+    def wait_ready(self, timeout: float = 60) -> None:
+        def up() -> bool:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"bare server exited with {self.proc.returncode}")
+            try:
+                conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=2)
+                conn.request("GET", "/")
+                ok = conn.getresponse().status == 200
+                conn.close()
+                return ok
+            except OSError:
+                return False
+
+        if not wait_until(up, timeout, step=0.2):
+            raise RuntimeError("the bare server did not answer /")
+
+    def stop(self) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                return self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+        return self.proc.wait()
+
+
+def bare_migrate() -> None:
+    env = dict(os.environ, DJANGO_SETTINGS_MODULE="bare.settings",
+               PYTHONPATH=os.pathsep.join(filter(None, [str(BENCH_DIR), os.environ.get("PYTHONPATH")])))
+    subprocess.run([PYTHON, "-m", "django", "migrate", "--run-syncdb", "-v", "0"], cwd=ROOT, env=env,
+                   check=True)
+
+
+def summary(runs: list[dict], ok: str) -> dict:
+    rps = statistics.median(r["rps"] for r in runs)
+    cpu_ms = statistics.median((r["cpu"]["server_cores"] + r["cpu"]["database_cores"]) * r["cpu"]["wall_s"]
+                               / max(1, r["requests"]) * 1000 for r in runs)
+    errors = sum(sum(n for s, n in r["statuses"].items() if s != ok) for r in runs)
+    errors += sum(sum((r.get("socket_errors") or {}).values()) for r in runs)
+    return {"rps": round(rps, 1),
+            "p50_ms": round(statistics.median(r["latency"]["p50_ms"] for r in runs), 1),
+            "p99_ms": round(statistics.median(r["latency"]["p99_ms"] for r in runs), 1),
+            "max_ms": max(r["latency"]["max_ms"] for r in runs),
+            "cpu_ms_per_request": round(cpu_ms, 2),
+            "requests": sum(r["requests"] for r in runs), "errors": errors,
+            "exhausted": sum(r["exhausted"] for r in runs),
+            "rounds": [{"rps": r["rps"], "p50_ms": r["latency"]["p50_ms"], "p99_ms": r["latency"]["p99_ms"],
+                        "cpu": r["cpu"]} for r in runs]}
+
+
+def ratio(ours: dict, bare: dict) -> dict:
+    return {"by_rps": round(ours["rps"] / bare["rps"], 3) if bare["rps"] else 0.0,
+            "by_cpu": round(bare["cpu_ms_per_request"] / ours["cpu_ms_per_request"], 3)
+            if ours["cpu_ms_per_request"] else 0.0}
+
+
+def floor_benchmark(args: argparse.Namespace) -> dict:
+    os.environ.update(production_env("testserver"))
+    django_setup()
+    migrate()
+    bare_migrate()
+    rng = random.Random(20261207)
+    seed = seed_submit(args.students, ["PHQ9"], rng)
+    kinds, users, sessions = seed["kinds"], seed["users"], seed["sessions"]
+    pool = list(kinds)
+    rng.shuffle(pool)
+    profile_pks = [pool.pop() for _ in range(min(args.profile, len(pool) // 4))]
+    clients = args.connections
+    csrf = ["".join(rng.choice(CSRF_CHARS) for _ in range(32)) for _ in range(clients)]
+
+    def badge_row(c: int, pk: int) -> list[str]:
+        return ["GET", TRIVIAL_PATH, f"sessionid={sessions[users[pk]]}; csrftoken={csrf[c]}", csrf[c], ""]
+
+    def submit_row(c: int, pk: int) -> list[str]:
+        return ["POST", f"/screening/a/{pk}/submit/", f"sessionid={sessions[users[pk]]}; csrftoken={csrf[c]}",
+                csrf[c], f"key={uuid.uuid4()}"]
+
+    def bare_view_row(c: int, pk: int) -> list[str]:
+        return ["GET", "/", "", "", ""]
+
+    def bare_submit_row(c: int, pk: int) -> list[str]:
+        kind = kinds[pk]
+        answers = phq9_answers(rng, kind)
+        body = "&".join(f"q{i}={answers[i]}" for i in range(1, 10))
+        return ["POST", "/submit/", "", "", body]
+
+    tmp = Path(tempfile.mkdtemp(prefix="xinlian-floor-"))
+    generator = args.generator
+    if generator == "auto":
+        generator = "wrk" if shutil.which("wrk") else "python"
+    ours = Server(free_port(), args.workers, args.threads, tmp / "xinlian.log")
+    bare = BareServer(free_port(), args.workers, args.threads, tmp / "bare.log")
+    result: dict = {
+        "database": database_info(), "students_seeded": seed["students_seeded"],
+        "assignments": seed["assignments"], "generator": generator, "connections": clients,
+        "server": {"workers": args.workers, "threads": args.threads, "xinlian": " ".join(ours.cmd[1:]),
+                   "bare": " ".join(bare.cmd[1:])},
+        "pages": {"bare_view": "GET / of bench/bare (no middleware, a constant)",
+                  "badge": f"GET {TRIVIAL_PATH} of Xinlian, logged in (production settings)",
+                  "bare_submit": "POST /submit/ of bench/bare: Form of 9 answers, score, one ORM insert",
+                  "submit": "POST /screening/a/<pk>/submit/ of Xinlian (PHQ-9, answers saved, worker off)"},
+    }
+    try:
+        ours.wait_ready()
+        bare.wait_ready()
+        phases: dict[str, list[dict]] = {}
+        order = (("bare_view", bare, bare_view_row, True, "200"), ("badge", ours, badge_row, True, "200"),
+                 ("bare_submit", bare, bare_submit_row, True, "303"), ("submit", ours, submit_row, False, "303"))
+        for rnd in range(args.rounds):
+            for name, server, make, cycle, _ok in order:
+                quiet = wait_for_quiet(args.quiet_wait)
+                meter = CpuMeter(server.proc.pid)
+                for part, seconds in (("warmup", args.warmup), ("measured", args.duration)):
+                    plans = [[make(c, pk) for pk in pool[c::clients]] for c in range(clients)]
+                    if cycle:
+                        plans = [plan[:200] for plan in plans]
+                    meter.start()
+                    if generator == "wrk":
+                        # One wrk thread; connection c takes line c, c + clients, ... of one list.
+                        flat = [row for group in zip(*plans, strict=False) for row in group]
+                        phase = run_wrk(server.port, [flat], seconds, tmp, f"{name}{rnd}{part}", cycle=cycle,
+                                        wrk_threads=1, connections=clients)
+                        used = phase["used_per_list"][0]
+                        consumed = {row[1] for row in flat[:used]}
+                    else:
+                        phase = run_python_load(server.port, plans, seconds, tmp, f"{name}{rnd}{part}",
+                                                cycle=cycle)
+                        consumed = {row[1] for plan, u in zip(plans, phase["used_per_list"], strict=True)
+                                    for row in plan[:u]}
+                    phase["cpu"] = meter.stop()
+                    if not cycle:  # submitted assignments are spent
+                        pool = [pk for pk in pool if f"/screening/a/{pk}/submit/" not in consumed]
+                    print(f"floor: {name} round {rnd} {part}: {phase['rps']} req/s, p50 "
+                          f"{phase['latency'].get('p50_ms')} ms, p99 {phase['latency'].get('p99_ms')} ms, "
+                          f"statuses {phase['statuses']}, cpu {phase['cpu']}", file=sys.stderr, flush=True)
+                    if part == "measured":
+                        phase["quiet_wait"] = quiet
+                        phases.setdefault(name, []).append(phase)
+        figures = {name: summary(phases[name], ok) for name, _s, _m, _c, ok in order}
+        result["figures"] = figures
+        result["ratios"] = {"badge_over_bare_view": ratio(figures["badge"], figures["bare_view"]),
+                            "submit_over_bare_submit": ratio(figures["submit"], figures["bare_submit"])}
+        result["targets"] = TARGETS
+        result["errors"] = sum(f["errors"] for f in figures.values())
+        result["within_targets"] = {
+            "badge_over_bare_view": result["ratios"]["badge_over_bare_view"]["by_rps"]
+            >= TARGETS["badge_over_bare_view"],
+            "submit_over_bare_submit": result["ratios"]["submit_over_bare_submit"]["by_rps"]
+            >= TARGETS["submit_over_bare_submit"],
+            "p99_ms": figures["badge"]["p99_ms"] < TARGETS["p99_ms"] and figures["submit"]["p99_ms"] < TARGETS["p99_ms"],
+        }
+        result["ok"] = result["errors"] == 0 and figures["submit"]["exhausted"] == 0
+    finally:
+        ours.stop()
+        bare.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
+    if profile_pks:
+        half = len(profile_pks) // 2
+        result["in_process"] = in_process_cpu(profile_pks[:half], users, sessions, rng, kinds)
+        result["profile"] = profile_badge(profile_pks[half:], users, sessions, args.profile_runs)
+    return result
+
+
+def _median_ms(samples: list[float]) -> float:
+    return round(statistics.median(samples) * 1000, 3)
+
+
+def in_process_cpu(pks: list[int], users: dict[int, int], sessions: dict[int, str], rng: random.Random,
+                   kinds: dict[int, str]) -> dict:
+    """Process CPU per request, each app in its own process through Django's test client (the
+    whole middleware stack; SQLite's work is in process, PostgreSQL's is not, for both apps
+    alike). Other load on the machine barely moves CPU time, where it moves req/s a lot: on a
+    shared 2-core machine this is the steadier ratio."""
+    from django.test import Client
+
+    client = Client(enforce_csrf_checks=True)
+    csrf = "".join(rng.choice(CSRF_CHARS) for _ in range(32))
+    extra = {"HTTP_X_CSRFTOKEN": csrf, "HTTP_ORIGIN": "https://testserver", "HTTP_X_FORWARDED_PROTO": "https",
+             "HTTP_ACCEPT_LANGUAGE": "zh-CN"}
+
+    def as_student(pk: int) -> Client:
+        client.cookies["sessionid"] = sessions[users[pk]]
+        client.cookies["csrftoken"] = csrf
+        return client
+
+    badge, submit = [], []
+    for pk in pks[:5]:
+        as_student(pk).get(TRIVIAL_PATH, secure=True, **extra)
+    for _ in range(3):
+        for pk in pks:
+            c0 = time.process_time()
+            status = as_student(pk).get(TRIVIAL_PATH, secure=True, **extra).status_code
+            badge.append(time.process_time() - c0)
+            if status != 200:
+                return {"error": f"in-process {TRIVIAL_PATH} answered {status}"}
+    for pk in pks:
+        c0 = time.process_time()
+        status = as_student(pk).post(f"/screening/a/{pk}/submit/", {"key": str(uuid.uuid4())}, secure=True,
+                                     **extra).status_code
+        submit.append(time.process_time() - c0)
+        if status != 303:
+            return {"error": f"in-process submit answered {status}"}
+    env = dict(os.environ, DJANGO_SETTINGS_MODULE="bare.settings",
+               PYTHONPATH=os.pathsep.join(filter(None, [str(BENCH_DIR), os.environ.get("PYTHONPATH")])))
+    proc = subprocess.run([PYTHON, str(Path(__file__).resolve()), "bare-cpu", "--runs", str(len(badge))],
+                          cwd=ROOT, env=env, capture_output=True, text=True, check=True)
+    bare = json.loads(proc.stdout.strip().splitlines()[-1])
+    out = {"badge_cpu_ms": _median_ms(badge), "submit_cpu_ms": _median_ms(submit),
+           "bare_view_cpu_ms": bare["view_cpu_ms"], "bare_submit_cpu_ms": bare["submit_cpu_ms"],
+           "requests": {"badge": len(badge), "submit": len(submit), "bare_view": bare["runs"],
+                        "bare_submit": bare["runs"]}}
+    out["badge_over_bare_view"] = round(out["bare_view_cpu_ms"] / out["badge_cpu_ms"], 3)
+    out["submit_over_bare_submit"] = round(out["bare_submit_cpu_ms"] / out["submit_cpu_ms"], 3)
+    return out
+
+
+def bare_cpu(runs: int) -> dict:
+    """``floor.py bare-cpu``: the bare app's two requests in process (DJANGO_SETTINGS_MODULE=bare.settings)."""
+    import django
+
+    django.setup()
+    from django.test import Client
+
+    client = Client()
+    rng = random.Random(1)
+    view, submit = [], []
+    for _ in range(20):
+        client.get("/")
+    for _ in range(runs):
+        c0 = time.process_time()
+        status = client.get("/").status_code
+        view.append(time.process_time() - c0)
+        assert status == 200, status
+    for n in range(runs):
+        answers = phq9_answers(rng, ("negative", "positive", "critical")[n % 3])
+        c0 = time.process_time()
+        status = client.post("/submit/", {f"q{i}": answers[i] for i in range(1, 10)}).status_code
+        submit.append(time.process_time() - c0)
+        assert status == 303, status
+    return {"runs": runs, "view_cpu_ms": _median_ms(view), "submit_cpu_ms": _median_ms(submit)}
+
+
+def profile_badge(pks: list[int], users: dict[int, int], sessions: dict[int, str], runs: int) -> dict:
+    """The logged-in request in process (Django's test client, whole middleware stack, production
+    settings): process CPU per request, its SQL, and where cProfile sees the time go."""
+    import cProfile
+    import io
+    import pstats
+
+    from django.db import connection
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext
+
+    client = Client()
+    csrf = "".join(random.choice(CSRF_CHARS) for _ in range(32))
+    extra = {"HTTP_X_FORWARDED_PROTO": "https", "HTTP_ACCEPT_LANGUAGE": "zh-CN"}
+
+    def badge(pk: int) -> int:
+        client.cookies["sessionid"] = sessions[users[pk]]
+        client.cookies["csrftoken"] = csrf
+        return client.get(TRIVIAL_PATH, secure=True, **extra).status_code
+
+    for pk in pks[:5]:
+        if badge(pk) != 200:
+            return {"error": f"in-process {TRIVIAL_PATH} did not answer 200"}
+    with CaptureQueriesContext(connection) as ctx:
+        badge(pks[0])
+    sql = [q["sql"][:200] for q in ctx.captured_queries]
+    cpu = []
+    for n in range(runs):
+        c0 = time.process_time()
+        badge(pks[n % len(pks)])
+        cpu.append(time.process_time() - c0)
+    profiler = cProfile.Profile(time.process_time)
+    profiler.enable()
+    for n in range(runs):
+        badge(pks[n % len(pks)])
+    profiler.disable()
+    buf = io.StringIO()
+    pstats.Stats(profiler, stream=buf).sort_stats("cumulative").print_stats(45)
+    cumulative = buf.getvalue().splitlines()
+    buf = io.StringIO()
+    pstats.Stats(profiler, stream=buf).sort_stats("tottime").print_stats(25)
+    return {"runs": runs, "timer": "process CPU time",
+            "badge_cpu_ms_median": round(statistics.median(cpu) * 1000, 3),
+            "badge_cpu_ms_mean": round(statistics.fmean(cpu) * 1000, 3),
+            "queries": len(sql), "sql": sql,
+            "cprofile_cumulative": cumulative[:75], "cprofile_tottime": buf.getvalue().splitlines()[:45]}
+
+
+def run_benchmark(vendor: str, args: argparse.Namespace) -> dict:
+    """For bench/run.py: one child on a fresh database (its own defaults, the server size of
+    run.py's --server-workers/--server-threads and its --generator)."""
+    from common import fresh_database, run_child
+
+    print(f"floor: bare Django app and Xinlian side by side on {vendor}, wrk 16 connections…", flush=True)
+    with fresh_database(vendor) as env:
+        return run_child([str(BENCH_DIR / "floor.py"), "--workers", str(args.server_workers),
+                          "--threads", str(args.server_threads), "--generator", args.generator], env,
+                         timeout=3600)
+
+
+def print_summary(payload: dict) -> None:
+    if "figures" not in payload:
+        print(f"no figures: {payload.get('error', payload)}")
+        return
+    f, r, t = payload["figures"], payload["ratios"], payload["targets"]
+    print(f"{'':<12} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'CPU ms/req':>11} {'errors':>7}")
+    for name in ("bare_view", "badge", "bare_submit", "submit"):
+        x = f[name]
+        print(f"{name:<12} {x['rps']:>8} {x['p50_ms']:>8} {x['p99_ms']:>8} {x['cpu_ms_per_request']:>11} "
+              f"{x['errors']:>7}")
+    a, b = r["badge_over_bare_view"], r["submit_over_bare_submit"]
+    print(f"badge / bare view: {a['by_rps']} by req/s, {a['by_cpu']} by CPU (target >= {t['badge_over_bare_view']})")
+    print(f"submit / bare submit: {b['by_rps']} by req/s, {b['by_cpu']} by CPU "
+          f"(target >= {t['submit_over_bare_submit']})")
+    print(f"within targets: {payload['within_targets']}")
+    cpu = payload.get("in_process") or {}
+    if "badge_cpu_ms" in cpu:
+        print(f"in process, CPU per request: bare view {cpu['bare_view_cpu_ms']} ms, badge {cpu['badge_cpu_ms']} ms "
+              f"(ratio {cpu['badge_over_bare_view']}); bare submit {cpu['bare_submit_cpu_ms']} ms, submit "
+              f"{cpu['submit_cpu_ms']} ms (ratio {cpu['submit_over_bare_submit']})")
+    prof = payload.get("profile") or {}
+    if "badge_cpu_ms_median" in prof:
+        print(f"in process: badge {prof['badge_cpu_ms_median']} ms CPU, {prof['queries']} queries")
+
+
+def main() -> None:
+    if sys.argv[1:2] == ["bare-cpu"]:
+        p = argparse.ArgumentParser()
+        p.add_argument("what")
+        p.add_argument("--runs", type=int, default=500)
+        print(json.dumps(bare_cpu(p.parse_args().runs)))
+        return
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--students", type=int, default=6000)
+    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--workers", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=0)
+    parser.add_argument("--warmup", type=float, default=2.0)
+    parser.add_argument("--duration", type=float, default=10.0)
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--generator", choices=("auto", "wrk", "python"), default="auto")
+    parser.add_argument("--quiet-wait", type=float, default=20.0)
+    parser.add_argument("--profile", type=int, default=400, help="students kept for the in-process profile")
+    parser.add_argument("--profile-runs", type=int, default=300)
+    args = parser.parse_args()
+    print(json.dumps(floor_benchmark(args), ensure_ascii=False, default=str))
+
+
+if __name__ == "__main__":
+    with contextlib.suppress(KeyboardInterrupt):
+        sys.exit(main())
