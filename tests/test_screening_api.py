@@ -11,7 +11,7 @@ from pathlib import Path
 from django.core.management import call_command
 from django.urls import reverse
 from django.utils import timezone
-from rest_framework.authtoken.models import Token
+from knox.models import AuthToken
 
 from xinlian.access.models import AuditEvent
 from xinlian.screening.models import (
@@ -129,8 +129,8 @@ class AssignmentTests(ScreeningApiTestCase):
         self.assertEqual(self.client.get(url("assignment-detail", 999999)).status_code, 404)
 
     def test_token_authentication(self):
-        token = Token.objects.create(user=self.student_a1.user)
-        response = self.client.get(url("my-assignments"), HTTP_AUTHORIZATION=f"Token {token.key}")
+        _row, token = AuthToken.objects.create(user=self.student_a1.user)
+        response = self.client.get(url("my-assignments"), HTTP_AUTHORIZATION=f"Token {token}")
         self.assertEqual(response.status_code, 200)
         self.assertEqual(response.json()["count"], 1)
 

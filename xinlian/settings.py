@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 from datetime import timedelta
+from ipaddress import ip_network
 from pathlib import Path
 
 import dj_database_url
@@ -77,7 +78,8 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.humanize",
     "rest_framework",
-    "rest_framework.authtoken",
+    # API tokens: hashed, expiring, revocable (xinlian/access/tokens.py); replaces DRF's authtoken.
+    "knox",
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "treebeard",
@@ -91,6 +93,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # CONN_HEALTH_CHECKS' "SELECT 1" only for a connection idle more than a second.
+    "xinlian.web.middleware.RecentConnectionMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     # Django's SessionMiddleware, renewing an active session once a minute, not on every request.
@@ -163,10 +167,14 @@ AUTH_PASSWORD_VALIDATORS = [
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
+    # One-time codes from first-login slips and teachers' resets (after axes: failures count).
+    "xinlian.network.slipcodes.FirstLoginCodeBackend",
 ]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
+# How many days a first-login slip's code (or a teacher's reset code) stays valid.
+FIRST_LOGIN_DAYS = int(env("FIRST_LOGIN_DAYS", "14"))
 
 # Lock out by user *and* IP after repeated failures, then let them try again after a cool-off.
 AXES_FAILURE_LIMIT = int(env("LOGIN_FAILURE_LIMIT", "5"))
@@ -175,6 +183,30 @@ AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_VERBOSE = False
+# One address guessing across many accounts (xinlian/access/throttle.py): after
+# LOGIN_IP_SLOW_AFTER failures within the window it waits LOGIN_IP_SLOW_SECONDS after each
+# failure; after LOGIN_IP_FAILURE_LIMIT it is blocked. Counted in axes' AccessFailureLog.
+AXES_HANDLER = "xinlian.access.throttle.AddressThrottleHandler"
+AXES_LOCKOUT_CALLABLE = "xinlian.access.throttle.lockout_response"
+AXES_ENABLE_ACCESS_FAILURE_LOG = True
+LOGIN_IP_FAILURE_LIMIT = int(env("LOGIN_IP_FAILURE_LIMIT", "20"))
+LOGIN_IP_SLOW_AFTER = int(env("LOGIN_IP_SLOW_AFTER", "10"))
+LOGIN_IP_SLOW_SECONDS = int(env("LOGIN_IP_SLOW_SECONDS", "30"))
+LOGIN_IP_WINDOW = timedelta(minutes=int(env("LOGIN_IP_WINDOW_MINUTES", "60")))
+# The school's own NAT addresses (CIDR, comma-separated): exempt from the address rule only.
+# A typo refuses to start (ValueError naming it) rather than leave the campus unprotected.
+LOGIN_TRUSTED_NETWORKS = [str(ip_network(n, strict=False)) for n in env_list("LOGIN_TRUSTED_NETWORKS", "")]
+# Per-user limits enforced in the verbs (xinlian/access/ratelimit.py), counted in the database.
+# An urgent ("now") concern has its own, higher limit: a reporter on a bad night gets through.
+CONCERN_RATE_PER_HOUR = int(env("CONCERN_RATE_PER_HOUR", "10"))
+CONCERN_URGENT_RATE_PER_HOUR = int(env("CONCERN_URGENT_RATE_PER_HOUR", "30"))
+SCREENING_SUBMIT_RATE_PER_HOUR = int(env("SCREENING_SUBMIT_RATE_PER_HOUR", "20"))
+
+# API tokens (django-rest-knox): stored as SHA-512 digests, shown once, expiring after
+# API_TOKEN_HOURS; all of a user's tokens are revoked on password change and web logout.
+API_TOKEN_HOURS = int(env("API_TOKEN_HOURS", "720"))
+API_TOKENS_PER_USER = int(env("API_TOKENS_PER_USER", "10"))
+REST_KNOX = {"TOKEN_TTL": timedelta(hours=API_TOKEN_HOURS), "AUTO_REFRESH": False}
 
 # Idle timeout: the session expires after this many seconds without a request. An active
 # session is re-saved (its expiry pushed back) at most every SESSION_RENEW_SECONDS
@@ -247,7 +279,7 @@ EMAIL_BACKEND = env(
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.SessionAuthentication",
-        "rest_framework.authentication.TokenAuthentication",
+        "knox.auth.TokenAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",

@@ -11,11 +11,12 @@ from typing import Any
 from django.contrib import admin
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.http import HttpRequest
+from knox.models import AuthToken
 
 from xinlian.network.models import Post, Staff, Student, Unit, User
 
 from .backoffice import may_use_back_office
-from .models import AuditEvent
+from .models import ApiToken, AuditEvent
 from .policy import Cap, visible_posts, visible_students, visible_units
 
 MANAGE = Cap.MANAGE_NETWORK
@@ -127,3 +128,31 @@ class AuditEventAdmin(ReadOnlyAdmin):
 
     def scope(self, request: HttpRequest, qs: QuerySet) -> QuerySet:
         return qs.filter(actor__in=people_in_scope(request.user))
+
+
+# knox's own admin lets a superuser mint a token for anyone and shows it on screen: a way to act
+# as another person past the audit trail. Here tokens are only listed and revoked (deleted);
+# people make their own at /me/tokens/.
+if admin.site.is_registered(AuthToken):
+    admin.site.unregister(AuthToken)
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(admin.ModelAdmin):
+    list_display = ["token_key", "user", "created", "expiry"]
+    search_fields = ["token_key", "user__username", "user__full_name"]
+    list_select_related = ["user"]
+    fields = ["token_key", "user", "created", "expiry"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return request.user.is_active and request.user.is_superuser
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return request.user.is_active and request.user.is_superuser

@@ -27,6 +27,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.paginator import Page, Paginator
 from django.db import IntegrityError, transaction
@@ -45,6 +46,7 @@ from xinlian.access.policy import (
     has_cap,
     visible_students,
 )
+from xinlian.access.ratelimit import concern_refusal
 from xinlian.lib.actions import Conflict, Invalid, NotAllowed, NotFound
 from xinlian.network.models import Student, User
 
@@ -87,6 +89,7 @@ from .models import (
     RiskLevel,
     TimelineEntry,
     Triage,
+    Urgency,
 )
 from .network import centre_directors
 
@@ -190,6 +193,7 @@ def report_concern(request: HttpRequest, student_id: Any, *, key: uuid.UUID | No
     (``created`` False); a key of another reporter is a Conflict."""
     user = _user(request)
     student = concern_subject(request, student_id)
+    _check_concern_rate(request, user, key=key, urgency=urgency)
     with transaction.atomic():
         concern, created = Concern.submit(key=key, reporter=user, student=student, category=category,
                                           urgency=urgency, seen=seen, seen_at=seen_at,
@@ -197,6 +201,22 @@ def report_concern(request: HttpRequest, student_id: Any, *, key: uuid.UUID | No
         if created:
             audit(request, "concern.new", concern)
     return concern, created
+
+
+def _check_concern_rate(request: HttpRequest, user: User, *, key: uuid.UUID | None, urgency: str) -> None:
+    """At most CONCERN_RATE_PER_HOUR concerns an hour per reporter; an urgent ("now") one may
+    go on up to CONCERN_URGENT_RATE_PER_HOUR, so a reporter on a bad night is not stopped from
+    the report that matters. Counted in the database (every process sees it); a replay of an
+    earlier key is never refused (it files nothing)."""
+    urgent = urgency == Urgency.NOW
+    limit = settings.CONCERN_URGENT_RATE_PER_HOUR if urgent else settings.CONCERN_RATE_PER_HOUR
+    since = timezone.now() - dt.timedelta(hours=1)
+    used = Concern.objects.filter(reporter=user, created_at__gte=since).count()
+    if used < limit:
+        return
+    if key is not None and Concern.objects.filter(key=key, reporter=user).exists():
+        return
+    raise concern_refusal(request, used=used, limit=limit, urgent=urgent)
 
 
 # --- alerts -------------------------------------------------------------------------------------

@@ -9,19 +9,20 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.contrib.auth.signals import user_logged_in
 from django.db.models import F, OuterRef, QuerySet, Subquery
 from django.db.models.functions import Length, Substr
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema, extend_schema_view
-from rest_framework import serializers, viewsets
-from rest_framework.authtoken.models import Token
-from rest_framework.authtoken.serializers import AuthTokenSerializer
-from rest_framework.authtoken.views import ObtainAuthToken
+from rest_framework import serializers, status, viewsets
+from rest_framework.authtoken.serializers import AuthTokenSerializer  # the form only: no model
 from rest_framework.decorators import api_view, parser_classes
 from rest_framework.parsers import MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.views import APIView
 
+from xinlian.access import tokens
 from xinlian.access.drf import (
     StudentSearchFilter,
     StudentUnitFilter,
@@ -36,6 +37,7 @@ from xinlian.access.policy import (
     visible_posts,
     visible_students,
 )
+from xinlian.access.throttle import refusal_text
 from xinlian.lib.actions import Invalid
 
 from .actions import check_may_import_roster, import_roster, upload_too_large
@@ -159,8 +161,23 @@ class MeSerializer(serializers.Serializer):
     capabilities = serializers.ListField(child=serializers.ChoiceField(choices=[c.value for c in Cap]))
 
 
+class TokenRowSerializer(serializers.Serializer):
+    id = serializers.CharField(help_text=_("The token's public id (not the secret): revoke it by this."))
+    prefix = serializers.CharField(help_text=_("The token's first characters, to tell it apart."))
+    created = serializers.DateTimeField()
+    expiry = serializers.DateTimeField(allow_null=True)
+    current = serializers.BooleanField(help_text=_("Whether this request came with this token."))
+
+
 class TokenSerializer(serializers.Serializer):
-    token = serializers.CharField()
+    token = serializers.CharField(help_text=_("The secret: shown this once, never again."))
+    id = serializers.CharField()
+    prefix = serializers.CharField()
+    expiry = serializers.DateTimeField(allow_null=True)
+
+
+class RevokedSerializer(serializers.Serializer):
+    revoked = serializers.IntegerField()
 
 
 # --- viewsets ---------------------------------------------------------------------------------
@@ -267,31 +284,88 @@ def me(request: Request) -> Response:
     return Response(data)
 
 
-class ObtainToken(ObtainAuthToken):
-    """``POST username, password`` → ``{"token": ...}``.
+def _new_token_body(token: Any, secret: str) -> dict[str, Any]:
+    return TokenSerializer({"token": secret, "id": tokens.public_id(token),
+                            "prefix": token.token_key[:8], "expiry": token.expiry}).data
+
+
+class ObtainToken(APIView):
+    """``POST username, password`` → a new token (django-rest-knox: stored hashed, expiring).
 
     DRF's serializer hands its ``Request`` to ``authenticate()``, so django-axes counts the
-    failure; when axes refuses a locked-out user it flags that same object, which the axes
-    middleware never sees — so this view answers the lockout itself (403, no template)."""
+    failure (per account and address, and per address across accounts: access/throttle.py);
+    when axes refuses, it flags that same object, which the axes middleware never sees — so
+    this view answers the lockout itself (403, no template)."""
 
+    authentication_classes = ()  # a password login: no session, so no CSRF to pass
+    permission_classes = ()
     serializer_class = AuthTokenSerializer
 
     @extend_schema(
-        summary="Obtain an API token",
+        summary="Obtain an API token (shown once; expires; see /api/v1/me/tokens/)",
         request=AuthTokenSerializer,
         responses={200: TokenSerializer},
     )
     def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        serializer = self.get_serializer(data=request.data)
+        serializer = AuthTokenSerializer(data=request.data, context={"request": request})
         if not serializer.is_valid():
             if getattr(request, "axes_locked_out", False):
-                return Response({"detail": _("Too many failed logins; try again later.")}, status=403)
+                return Response({"detail": refusal_text(request)}, status=403)
             return Response(serializer.errors, status=400)
-        token, _created = Token.objects.get_or_create(user=serializer.validated_data["user"])
-        return Response({"token": token.key})
+        user = serializer.validated_data["user"]
+        token, secret = tokens.issue_token(request, user)
+        user_logged_in.send(sender=user.__class__, request=request, user=user)  # axes resets, last login
+        return Response(_new_token_body(token, secret))
 
 
 obtain_token = ObtainToken.as_view()
+
+
+class TokenLogout(APIView):
+    """Revoke the token this request came with (only that one); a session is refused (403)."""
+
+    @extend_schema(summary="Log this API token out (revoke it)", request=None, responses={204: None})
+    def post(self, request: Request) -> Response:
+        tokens.revoke_current_token(request)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+token_logout = TokenLogout.as_view()
+
+
+class MyTokens(APIView):
+    """Your API tokens: list (never the secrets), make one (from a web login), revoke all.
+    The same verbs as the page /me/tokens/."""
+
+    @extend_schema(summary="Your API tokens", responses=TokenRowSerializer(many=True))
+    def get(self, request: Request) -> Response:
+        rows = tokens.list_my_tokens(request)
+        return Response(TokenRowSerializer([r.__dict__ for r in rows], many=True).data)
+
+    @extend_schema(summary="Make a new API token (not with a token: log in with a password)",
+                   request=None, responses={201: TokenSerializer})
+    def post(self, request: Request) -> Response:
+        token, secret = tokens.create_my_token(request)
+        return Response(_new_token_body(token, secret), status=status.HTTP_201_CREATED)
+
+    @extend_schema(summary="Revoke all your API tokens", operation_id="v1_me_tokens_revoke_all",
+                   responses=RevokedSerializer)
+    def delete(self, request: Request) -> Response:
+        return Response({"revoked": tokens.revoke_all_my_tokens(request)})
+
+
+my_tokens = MyTokens.as_view()
+
+
+class MyToken(APIView):
+    @extend_schema(summary="Revoke one of your API tokens", operation_id="v1_me_tokens_revoke",
+                   responses={204: None})
+    def delete(self, request: Request, token_id: str) -> Response:
+        tokens.revoke_my_token(request, token_id)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+my_token = MyToken.as_view()
 
 
 # --- roster import (the verb network.actions.import_roster; the page and the CLI call it too) --------

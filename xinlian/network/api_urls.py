@@ -1,11 +1,11 @@
 """``/api/v1/`` — namespaced ``api:`` so that router names (``unit-detail``) never collide with
 the web pages' URL names."""
 
-from django.urls import path
+from django.urls import path, re_path
 
 from xinlian.lib.converters import IdRouter
 
-from . import api
+from . import api, api_identity
 
 app_name = "api"
 
@@ -18,6 +18,12 @@ router.register("posts", api.PostViewSet, basename="post")
 urlpatterns = [
     path("me/", api.me, name="me"),
     path("auth/token/", api.obtain_token, name="auth-token"),
+    path("auth/logout/", api.token_logout, name="auth-logout"),
+    path("me/tokens/", api.my_tokens, name="my-tokens"),
+    # A token's public id: 18 hex characters of its digest (xinlian/access/tokens.py).
+    re_path(r"^me/tokens/(?P<token_id>[0-9a-f]{18})/$", api.my_token, name="my-token"),
     path("network/roster/import/", api.roster_import, name="roster-import"),
+    path("network/units/<id:pk>/first-login-slips/", api_identity.unit_slips, name="unit-first-login-slips"),
+    path("network/users/<id:pk>/reset/", api_identity.user_reset, name="user-reset"),
     *router.urls,
 ]

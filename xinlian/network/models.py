@@ -451,3 +451,27 @@ class Duty(models.Model):
         if self.title_en and (get_language() or "").startswith("en"):
             return self.title_en
         return self.title
+
+
+class FirstLoginCode(models.Model):
+    """A one-time code printed on a first-login slip, or issued by a teacher as a password reset.
+
+    Only a keyed hash of the code is stored (``xinlian.network.slipcodes``); the code is usable
+    once, until ``expires_at``. A new code for a person replaces their older unused ones."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="first_login_codes",
+                             verbose_name=_("person"))
+    code_hash = models.CharField(_("code hash"), max_length=64, unique=True)
+    expires_at = models.DateTimeField(_("valid until"))
+    used_at = models.DateTimeField(_("used at"), null=True, blank=True)
+    issued_by = models.ForeignKey(User, on_delete=models.SET_NULL, null=True, blank=True,
+                                  related_name="+", verbose_name=_("issued by"))
+    created_at = models.DateTimeField(_("issued at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("first-login code")
+        verbose_name_plural = _("first-login codes")
+        indexes = [models.Index(fields=["user", "used_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.user.username} · {self.expires_at:%Y-%m-%d}"

@@ -30,6 +30,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+from django.conf import settings
 from django.core.paginator import Page, Paginator
 from django.db import transaction
 from django.db.models import Count, Prefetch, QuerySet
@@ -40,6 +41,7 @@ from django.utils.translation import gettext_lazy
 
 from xinlian.access.models import AuditResult
 from xinlian.access.policy import Cap, audit, has_cap
+from xinlian.access.ratelimit import refuse
 from xinlian.lib.actions import Conflict, Invalid, NotAllowed, NotFound
 from xinlian.lib.converters import parse_id
 from xinlian.lib.spreadsheet import write_xlsx
@@ -90,6 +92,36 @@ class ScreeningInvalid(Invalid):
                  obj: Any = None) -> None:
         super().__init__(message, errors=errors, obj=obj)
         self.code = code
+
+
+class ScreeningTooMany(ScreeningConflict):
+    """Too many submissions by one person in the last hour (429; the page shows it by the form)."""
+
+    status = 429
+
+
+def _check_submit_rate(request: HttpRequest, user: User, pk: int,
+                       entries: Sequence[Entry]) -> SubmitOutcome | None:
+    """At most SCREENING_SUBMIT_RATE_PER_HOUR submissions an hour per person, counted in the
+    database: one indexed count before the submit. A replay of a submitted one still answers
+    ``replay`` (it changes nothing); the answers sent with a refused submit are saved."""
+    limit = settings.SCREENING_SUBMIT_RATE_PER_HOUR
+    since = timezone.now() - dt.timedelta(hours=1)
+    used = Assignment.objects.filter(user=user, submitted_at__gte=since).count()
+    if used < limit:
+        return None
+    assignment = my_assignment(request, pk)
+    if assignment.status == AssignmentStatus.SUBMITTED:
+        return SubmitOutcome(assignment, replay=True)
+    if entries:
+        try:
+            assignment.save_answers(list(entries))
+        except ScreeningError as error:
+            raise refusal(error, assignment) from error
+    refused = refuse(request, "screening_submit", used=used, limit=limit, message=_(
+        "You have submitted %(n)d questionnaires in the last hour, the most allowed. Your answers "
+        "are saved: please submit again later.") % {"n": used})
+    raise ScreeningTooMany(refused.message, code=refused.code, obj=assignment)
 
 
 def refusal(error: ScreeningError, obj: Any = None) -> ScreeningConflict | ScreeningInvalid:
@@ -168,6 +200,9 @@ def submit(request: HttpRequest, pk: int, key: str, entries: Sequence[Entry] = (
     ``incomplete``); closed, not consented → Conflict. The refusal carries the assignment
     (``obj``), re-read, for the page to show the questionnaire again."""
     user = _user(request)
+    limited = _check_submit_rate(request, user, pk, entries)
+    if limited is not None:
+        return limited
     if not entries:
         outcome = Assignment.submit_own(pk, user, key)
         if outcome is not None:

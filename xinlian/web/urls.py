@@ -1,14 +1,19 @@
 from django.contrib.auth import views as auth_views
-from django.urls import path
+from django.urls import path, re_path
 
 import xinlian.lib.converters  # noqa: F401 — registers <id:…>: ids beyond 18 digits are a 404
 
-from . import views, views_roster, views_settings
+from . import views, views_identity, views_roster, views_settings, views_tokens
 
 urlpatterns = [
     path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True,
                                                 authentication_form=views.LoginForm), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    # First login with a one-time code, and the slips and resets that print codes (views_identity.py)
+    path("login/first/", views_identity.first_login, name="first-login"),
+    path("login/first/password/", views_identity.first_login_password, name="first-login-password"),
+    path("units/<id:pk>/first-login-slips/", views_identity.unit_slips, name="unit-first-login-slips"),
+    path("students/<id:pk>/reset-password/", views_identity.student_reset, name="student-reset-password"),
     path("", views.home, name="home"),
     path("network/", views.network_tree, name="network-tree"),
     path("network/children/<id:pk>/", views.network_children, name="network-children"),
@@ -26,4 +31,9 @@ urlpatterns = [
     path("settings/help/", views_settings.help_settings, name="settings-help"),
     path("me/notifications/", views_settings.my_notifications, name="my-notifications"),
     path("me/notifications/test/", views_settings.my_notifications_test, name="my-notifications-test"),
+    # A person's API tokens (views_tokens.py; the same verbs as /api/v1/me/tokens/)
+    path("me/tokens/", views_tokens.my_tokens, name="my-tokens"),
+    path("me/tokens/revoke-all/", views_tokens.revoke_all_tokens, name="my-tokens-revoke-all"),
+    re_path(r"^me/tokens/(?P<token_id>[0-9a-f]{18})/revoke/$", views_tokens.revoke_token,
+            name="my-token-revoke"),
 ]

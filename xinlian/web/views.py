@@ -43,6 +43,7 @@ from xinlian.access.policy import (
 from xinlian.care import rota as care_rota
 from xinlian.care import work as care_work
 from xinlian.care.work import Work
+from xinlian.network.identity import may_issue_slips, may_reset_student
 from xinlian.network.models import Duty, Post, Role, Student, StudentStatus, Unit, UnitKind, User
 from xinlian.screening import work as screening_work
 from xinlian.screening.models import Assignment, AssignmentStatus
@@ -622,6 +623,7 @@ def unit_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "unit": unit, "ancestors": ancestors, "posts": posts, "names": names,
         "children": children, "more_children": more_children, "child_count": child_count,
         "show_counts": show_counts, "total": total, "q": "",
+        "may_print_slips": names and may_issue_slips(user, unit),
     }
     if names:
         ctx.update(_student_page(request, user, unit, total=total))
@@ -740,6 +742,7 @@ def student_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "class_link": _within(student.klass.path, roster),
         "class_label": student.klass.breadcrumb(),
         "dorm_link": bool(student.dorm) and _within(student.dorm.path, roster),
+        "may_reset": may_reset_student(user, student),
     }
     if ctx["tier2"]:
         ctx["special_groups"] = list(student.special_groups.all())
