@@ -145,6 +145,7 @@ def floor_benchmark(args: argparse.Namespace) -> dict:
     pool = list(kinds)
     rng.shuffle(pool)
     profile_pks = [pool.pop() for _ in range(min(args.profile, len(pool) // 4))]
+    cyclic = list(pool)
     clients = args.connections
     csrf = ["".join(rng.choice(CSRF_CHARS) for _ in range(32)) for _ in range(clients)]
 
@@ -191,7 +192,10 @@ def floor_benchmark(args: argparse.Namespace) -> dict:
                 quiet = wait_for_quiet(args.quiet_wait)
                 meter = CpuMeter(server.proc.pid)
                 for part, seconds in (("warmup", args.warmup), ("measured", args.duration)):
-                    plans = [[make(c, pk) for pk in pool[c::clients]] for c in range(clients)]
+                    # The read-only and the bare phases cycle over every student; only Xinlian's
+                    # submit spends assignments (a fast run used to empty the pool for the others).
+                    source = pool if not cycle else cyclic
+                    plans = [[make(c, pk) for pk in source[c::clients]] for c in range(clients)]
                     if cycle:
                         plans = [plan[:200] for plan in plans]
                     meter.start()
@@ -405,7 +409,104 @@ def print_summary(payload: dict) -> None:
         print(f"in process: badge {prof['badge_cpu_ms_median']} ms CPU, {prof['queries']} queries")
 
 
+def badge_before_after(rounds: int, per_round: int) -> dict:
+    """``floor.py badge-ab``: ``GET /inbox/badge/`` through Django's WSGI handler in one process
+    (the request signals run, so CONN_HEALTH_CHECKS acts as under gunicorn), alternating in
+    rounds between *before* (the unread count in a statement of its own; the health check's
+    SELECT 1 on every request) and *after* (the count loaded with the user,
+    ``hotsql.user_columns``; no health check for a connection that answered within
+    HEALTHY_SECONDS). Process CPU per request, plus the PostgreSQL backend's."""
+    import io
+
+    os.environ.update(production_env("testserver"))
+    django_setup()
+    migrate()
+    from django.core.wsgi import get_wsgi_application
+    from django.db import connection
+    from django.test import Client
+    from django.urls import resolve
+
+    import xinlian.web.middleware as middleware
+    from xinlian.network.models import User
+    from xinlian.notify.models import Channel, Delivery
+
+    app = get_wsgi_application()
+    user = User.objects.create(username=f"floor-ab-{uuid.uuid4().hex[:8]}", kind="student", full_name="A B")
+    for _ in range(3):
+        Delivery.objects.create(recipient=user, channel=Channel.INBOX, message="floor")
+    client = Client()
+    client.force_login(user)
+    cookie = f"sessionid={client.cookies['sessionid'].value}"
+    view = resolve(TRIVIAL_PATH).func
+    columns = view.user_columns
+    healthy = middleware.HEALTHY_SECONDS
+    status: list[str] = []
+
+    def start_response(s: str, headers: list, exc_info: object = None) -> None:
+        status.append(s)
+
+    def request() -> None:
+        environ = {"REQUEST_METHOD": "GET", "PATH_INFO": TRIVIAL_PATH, "QUERY_STRING": "",
+                   "SERVER_NAME": "testserver", "SERVER_PORT": "443", "HTTP_HOST": "testserver",
+                   "HTTP_COOKIE": cookie, "HTTP_X_FORWARDED_PROTO": "https", "HTTP_HX_REQUEST": "true",
+                   "wsgi.url_scheme": "http", "wsgi.input": io.BytesIO(b""), "wsgi.errors": sys.stderr,
+                   "SERVER_PROTOCOL": "HTTP/1.1", "REMOTE_ADDR": "127.0.0.1"}
+        response = app(environ, start_response)
+        b"".join(response)
+        response.close()
+        if not status.pop().startswith("200"):
+            raise RuntimeError("the badge did not answer 200")
+
+    def backend_ticks() -> int:
+        if connection.vendor != "postgresql":
+            return 0
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_backend_pid()")
+            pid = cursor.fetchone()[0]
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return int(fields[11]) + int(fields[12])
+
+    def mode(name: str) -> None:
+        if name == "before":
+            middleware.HEALTHY_SECONDS = 0.0
+            view.__dict__.pop("user_columns", None)
+        else:
+            middleware.HEALTHY_SECONDS = healthy
+            view.user_columns = columns
+
+    hz = os.sysconf("SC_CLK_TCK")
+    samples: dict[str, list[tuple[float, float]]] = {"before": [], "after": []}
+    for name in samples:
+        mode(name)
+        for _ in range(100):
+            request()
+    for _ in range(rounds):
+        for name, got in samples.items():
+            mode(name)
+            t0, c0 = backend_ticks(), time.process_time()
+            for _ in range(per_round):
+                request()
+            c1, t1 = time.process_time(), backend_ticks()
+            got.append(((c1 - c0) * 1000 / per_round, (t1 - t0) / hz * 1000 / per_round))
+    mode("after")
+    out: dict = {"database": database_info(), "rounds": rounds, "requests_per_round": per_round}
+    for name, got in samples.items():
+        out[name] = {"app_cpu_ms": round(statistics.median(a for a, _b in got), 3),
+                     "database_cpu_ms": round(statistics.median(b for _a, b in got), 3),
+                     "cpu_ms": round(statistics.median(a + b for a, b in got), 3)}
+    out["after_over_before"] = round(out["after"]["cpu_ms"] / out["before"]["cpu_ms"], 3)
+    return out
+
+
 def main() -> None:
+    if sys.argv[1:2] == ["badge-ab"]:
+        p = argparse.ArgumentParser()
+        p.add_argument("what")
+        p.add_argument("--rounds", type=int, default=6)
+        p.add_argument("--requests", type=int, default=500)
+        a = p.parse_args()
+        print(json.dumps(badge_before_after(a.rounds, a.requests)))
+        return
     if sys.argv[1:2] == ["bare-cpu"]:
         p = argparse.ArgumentParser()
         p.add_argument("what")
@@ -413,7 +514,8 @@ def main() -> None:
         print(json.dumps(bare_cpu(p.parse_args().runs)))
         return
     parser = argparse.ArgumentParser()
-    parser.add_argument("--students", type=int, default=6000)
+    # Enough assignments for two rounds of 12 s of submits at ~1,000 req/s (SQLite, a quiet machine).
+    parser.add_argument("--students", type=int, default=24000)
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--workers", type=int, default=3)
     parser.add_argument("--threads", type=int, default=0)

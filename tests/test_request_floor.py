@@ -6,12 +6,15 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import time
 import zipfile
 
 import openpyxl
 from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY, get_user
 from django.contrib.sessions.backends.base import UpdateError
 from django.contrib.sessions.models import Session
+from django.db import connection
+from django.http import HttpResponse
 from django.test import RequestFactory, override_settings
 from django.urls import reverse
 from django.utils import timezone
@@ -20,7 +23,14 @@ from tests.base import NetworkTestCase
 from xinlian.lib import xlsx
 from xinlian.lib.spreadsheet import write_xlsx
 from xinlian.notify.models import Channel, Delivery
-from xinlian.web.middleware import RENEWED_KEY, SessionStore, load_user
+from xinlian.notify.views import inbox_badge
+from xinlian.web.middleware import (
+    HEALTHY_SECONDS,
+    RENEWED_KEY,
+    RecentConnectionMiddleware,
+    SessionStore,
+    load_user,
+)
 
 MODEL_BACKEND = "django.contrib.auth.backends.ModelBackend"
 
@@ -29,12 +39,12 @@ class RequestUserTests(NetworkTestCase):
     def badge(self, **extra):  # noqa: ANN003, ANN201
         return self.client.get(reverse("inbox-badge"), **extra)
 
-    def test_a_logged_in_request_costs_three_queries(self) -> None:
+    def test_a_logged_in_request_costs_two_queries(self) -> None:
         # A password login (ModelBackend), and the test client's own login.
         for backend in (MODEL_BACKEND, None):
             with self.subTest(backend=backend):
                 self.client.force_login(self.counsellor_a, backend=backend)
-                with self.assertNumQueries(3):  # session, user, unread count
+                with self.assertNumQueries(2):  # session, then the user with the unread count
                     response = self.badge()
                 self.assertEqual(response.status_code, 200)
                 self.assertEqual(response.wsgi_request.user, self.counsellor_a)
@@ -145,6 +155,69 @@ class RequestUserTests(NetworkTestCase):
         body = self.badge(HTTP_HX_REQUEST="true").content.decode()
         self.assertIn(">3<", body)
         self.assertEqual(Delivery.objects.inbox_of(self.counsellor_a).unread().count(), 3)
+        # The count came with the user (one statement), and only for a user who passed every check.
+        self.assertEqual(self.badge(HTTP_HX_REQUEST="true").wsgi_request.user_columns, {"unread": 3})
+        # A user loaded before the view (no columns asked for): the view counts by itself.
+        request = RequestFactory().get(reverse("inbox-badge"), HTTP_HX_REQUEST="true")
+        request.user = self.counsellor_a
+        with self.assertNumQueries(1):
+            self.assertIn(">3<", inbox_badge(request).content.decode())
+        request.user = self.outsider_b  # one unread message of their own
+        self.assertIn(">1<", inbox_badge(request).content.decode())
+
+    def test_no_columns_for_a_user_who_fails_the_checks(self) -> None:
+        Delivery.objects.create(recipient=self.counsellor_a, channel=Channel.INBOX, message="Test message")
+        self.client.force_login(self.counsellor_a, backend=MODEL_BACKEND)
+        self.counsellor_a.is_active = False
+        self.counsellor_a.save()
+        response = self.badge(HTTP_HX_REQUEST="true")
+        self.assertEqual(response.status_code, 286)  # signed out: htmx stops polling
+        self.assertFalse(hasattr(response.wsgi_request, "user_columns"))
+
+
+class HealthCheckTests(NetworkTestCase):
+    """CONN_HEALTH_CHECKS' SELECT 1 is skipped only for a connection that answered within the
+    last HEALTHY_SECONDS, with no error since."""
+
+    def run_middleware(self) -> None:
+        RecentConnectionMiddleware(lambda request: HttpResponse("ok"))(RequestFactory().get("/"))
+
+    def setUp(self) -> None:
+        super().setUp()
+        self.addCleanup(setattr, connection, "health_check_done", connection.health_check_done)
+        self.addCleanup(setattr, connection, "errors_occurred", connection.errors_occurred)
+        self.addCleanup(setattr, connection, "health_check_enabled", connection.health_check_enabled)
+        connection.health_check_enabled = True
+        connection.errors_occurred = False
+
+    def test_a_statement_marks_the_connection_as_answering(self) -> None:
+        RecentConnectionMiddleware(lambda request: HttpResponse("ok"))  # watches an open connection
+        connection.xinlian_answered_at = 0.0
+        User = type(self.counsellor_a)  # noqa: N806
+        User.objects.filter(pk=self.counsellor_a.pk).exists()
+        self.assertGreater(connection.xinlian_answered_at, 0.0)
+
+    def test_a_recently_answering_connection_is_not_checked_again(self) -> None:
+        connection.ensure_connection()
+        connection.health_check_done = False
+        connection.xinlian_answered_at = time.monotonic()
+        self.run_middleware()
+        self.assertTrue(connection.health_check_done)
+
+    def test_an_idle_connection_is_still_checked(self) -> None:
+        connection.ensure_connection()
+        connection.health_check_done = False
+        connection.xinlian_answered_at = time.monotonic() - HEALTHY_SECONDS - 0.5
+        self.run_middleware()
+        self.assertFalse(connection.health_check_done)
+
+    def test_a_connection_with_an_error_is_still_checked(self) -> None:
+        connection.ensure_connection()
+        connection.health_check_done = False
+        connection.errors_occurred = True
+        connection.xinlian_answered_at = time.monotonic()
+        self.run_middleware()
+        self.assertFalse(connection.health_check_done)
 
 
 class XlsxTests(NetworkTestCase):

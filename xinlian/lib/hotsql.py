@@ -50,7 +50,8 @@ def _instance(model: type[M], row: Sequence[Any]) -> M:
 
 
 @cache
-def _select_sql(model: type[models.Model], related: str, where: str, vendor: str) -> str:
+def _select_sql(model: type[models.Model], related: str, where: str, vendor: str,
+                extra: tuple[str, ...] = ()) -> str:
     table = model._meta.db_table
     cols = [f"t.{_q(f.column)}" for f in model._meta.concrete_fields]
     join = ""
@@ -59,24 +60,48 @@ def _select_sql(model: type[models.Model], related: str, where: str, vendor: str
         other = fk.related_model
         cols += [f"r.{_q(f.column)}" for f in other._meta.concrete_fields]
         join = f" INNER JOIN {_q(other._meta.db_table)} r ON r.{_q(other._meta.pk.column)} = t.{_q(fk.column)}"
+    cols += [f"({sql})" for sql in extra]
     return f"SELECT {', '.join(cols)} FROM {_q(table)} t{join} WHERE {where}"
 
 
 def get_with(model: type[M], related: str, where: str, params: Sequence[Any]) -> M | None:
     """The one row of ``model`` matching ``where`` (SQL over alias ``t``, columns quoted by the
     caller), with the non-null foreign key ``related`` loaded as ``select_related`` would."""
-    sql = _select_sql(model, related, where, connection.vendor)
+    return get_with_columns(model, related, where, params)[0]
+
+
+def get_with_columns(model: type[M], related: str, where: str, params: Sequence[Any],
+                     extra: tuple[str, ...] = (), extra_params: Sequence[Any] = ()) -> tuple[M | None, tuple[Any, ...]]:
+    """``get_with`` that also selects the scalar SQL expressions ``extra`` (each may refer to the
+    row as ``t``; their parameters ``extra_params`` come first) in the same statement: the row
+    and the expressions' raw values (no converters: counts and other plain scalars)."""
+    sql = _select_sql(model, related, where, connection.vendor, tuple(extra))
     with connection.cursor() as cursor:
-        cursor.execute(sql, list(params))
+        cursor.execute(sql, [*extra_params, *params])
         rows = cursor.fetchmany(2)
     if len(rows) != 1:
-        return None
+        return None, ()
     width = len(model._meta.concrete_fields)
     obj = _instance(model, rows[0][:width])
     if related:
         fk = model._meta.get_field(related)
-        fk.set_cached_value(obj, _instance(fk.related_model, rows[0][width:]))
-    return obj
+        other = width + len(fk.related_model._meta.concrete_fields)
+        fk.set_cached_value(obj, _instance(fk.related_model, rows[0][width:other]))
+        width = other
+    return obj, tuple(rows[0][width:])
+
+
+def user_columns(**columns: tuple[str, Sequence[Any]]) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Mark a view whose answer needs a few scalars about the requesting user (an unread count):
+    ``name=(sql, params)``, each SQL a scalar expression over the user row ``t``. The user
+    middleware (xinlian.web.middleware) then loads them in the statement that loads the user
+    and leaves them in ``request.user_columns``; where it could not (the user was loaded
+    earlier, another authentication backend, no user), ``request.user_columns`` is absent and
+    the view computes them itself."""
+    def mark(view: Callable[..., Any]) -> Callable[..., Any]:
+        view.user_columns = tuple(columns.items())  # type: ignore[attr-defined]
+        return view
+    return mark
 
 
 @cache

@@ -24,6 +24,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
 from xinlian.access.policy import Cap, scope_units
+from xinlian.lib import hotsql
 from xinlian.network.models import Unit, User
 
 from . import hooks
@@ -110,18 +111,23 @@ def inbox_read_all(request: HttpRequest) -> HttpResponse:
 @require_GET
 @never_cache
 @_not_activity
+@hotsql.user_columns(unread=(f"SELECT COUNT(*) FROM {Delivery._meta.db_table} d WHERE d.channel = %s "
+                             "AND d.recipient_id = t.id AND d.read_at IS NULL", [Channel.INBOX.value]))
 def inbox_badge(request: HttpRequest) -> HttpResponse:
     """The unread count for the navbar, polled by htmx."""
     if not request.user.is_authenticated:
         if _is_htmx(request):  # signed out meanwhile: stop polling, swap nothing in
             return HttpResponse(status=HTMX_STOP_POLLING)
         return redirect_to_login(request.get_full_path())
-    # inbox_of(user).unread().count() as one statement built once: every page polls this, and
-    # compiling the ORM's count cost a fifth of the request (bench/floor.py).
-    with connection.cursor() as cursor:
-        cursor.execute(f"SELECT COUNT(*) FROM {Delivery._meta.db_table} WHERE channel = %s AND recipient_id = %s "
-                       "AND read_at IS NULL", [Channel.INBOX.value, request.user.pk])
-        unread = cursor.fetchone()[0]
+    # inbox_of(user).unread().count() as SQL built once: every page polls this, and compiling
+    # the ORM's count cost a fifth of the request (bench/floor.py). Normally it came with the
+    # user, in the statement that loaded them (hotsql.user_columns); else it is asked here.
+    unread = getattr(request, "user_columns", {}).get("unread")
+    if unread is None:
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT COUNT(*) FROM {Delivery._meta.db_table} WHERE channel = %s AND recipient_id = %s "
+                           "AND read_at IS NULL", [Channel.INBOX.value, request.user.pk])
+            unread = cursor.fetchone()[0]
     return render(request, "notify/_badge_count.html", {"unread": unread})
 
 

@@ -102,8 +102,12 @@ def collect_progress(by: ByClass, assignments: QuerySet[Assignment]) -> None:
 
 def collect_results(by: ByClass, results: QuerySet[Result]) -> None:
     """Respondents with a positive result / a critical item per class: one grouped query on
-    the plain columns (a respondent with two positive questionnaires counts once)."""
-    rows = (results.order_by().values_list("student__klass__path")
+    the plain columns (a respondent with two positive questionnaires counts once). Only the
+    positive and critical results are joined, grouped and sorted for the distinct counts: the
+    others count for neither (at 50,000 students on PostgreSQL, sorting every result by class
+    for them was most of the report's database time)."""
+    rows = (results.filter(Q(positive=True) | Q(critical=True)).order_by()
+            .values_list("student__klass__path")
             .annotate(pos=Count("assignment_id", distinct=True, filter=Q(positive=True)),
                       crit=Count("assignment_id", distinct=True, filter=Q(critical=True))))
     for path, pos, crit in rows:

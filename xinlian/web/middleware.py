@@ -10,7 +10,9 @@ classes spend (bench/floor.py measures it against a bare Django app; issue 10 §
   user authenticated by the ModelBackend (or a subclass that keeps its ``get_user``) with a
   statement built once per process; the checks are Django's own
   (``django.contrib.auth.get_user``: the backend listed in settings, an active user, the session
-  hash against the current and the fallback secrets). Any other backend goes through Django."""
+  hash against the current and the fallback secrets). Any other backend goes through Django.
+  A view may ask for a few scalars about the user in the same statement
+  (``hotsql.user_columns``: the inbox badge's unread count)."""
 
 from __future__ import annotations
 
@@ -24,7 +26,8 @@ from django.contrib.auth.middleware import AuthenticationMiddleware
 from django.contrib.sessions.backends.base import UpdateError
 from django.contrib.sessions.backends.db import SessionStore as DbSessionStore
 from django.contrib.sessions.middleware import SessionMiddleware
-from django.db import connection
+from django.db import connection, connections
+from django.db.backends.signals import connection_created
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare
@@ -34,6 +37,9 @@ from xinlian.lib import hotsql
 
 # The key in the session data that remembers when the session was last written.
 RENEWED_KEY = "_renewed"
+# A persistent connection that answered a statement this recently is not health-checked again
+# (CONN_HEALTH_CHECKS' "SELECT 1", a round trip on every request); see RecentConnectionMiddleware.
+HEALTHY_SECONDS = 1.0
 
 
 class SessionStore(DbSessionStore):
@@ -104,9 +110,14 @@ def load_user(request: HttpRequest) -> Any:
         return auth.get_user(request)
     from django.contrib.auth.models import AnonymousUser
 
-    # ModelBackend.get_user: the user by primary key, if the backend lets them authenticate.
+    # ModelBackend.get_user: the user by primary key, if the backend lets them authenticate —
+    # with the scalars the view asked for (``hotsql.user_columns``) in the same statement.
     model = auth.get_user_model()
-    user = hotsql.get_with(model, "", f"t.{connection.ops.quote_name(model._meta.pk.column)} = %s", [user_id])
+    columns = getattr(request, "_user_columns", ())
+    user, values = hotsql.get_with_columns(
+        model, "", f"t.{connection.ops.quote_name(model._meta.pk.column)} = %s", [user_id],
+        tuple(sql for _name, (sql, _params) in columns),
+        [p for _name, (_sql, params) in columns for p in params])
     if user is not None and not backend.user_can_authenticate(user):
         user = None
     if user is not None:
@@ -120,6 +131,8 @@ def load_user(request: HttpRequest) -> Any:
             else:
                 session.flush()
                 user = None
+    if user is not None and columns:
+        request.user_columns = {name: value for (name, _c), value in zip(columns, values, strict=True)}  # type: ignore[attr-defined]
     return user or AnonymousUser()
 
 
@@ -136,3 +149,51 @@ class UserMiddleware(AuthenticationMiddleware):
     def process_request(self, request: HttpRequest) -> None:
         super().process_request(request)
         request.user = SimpleLazyObject(lambda: _cached_user(request))
+
+    def process_view(self, request: HttpRequest, view: Any, args: Any, kwargs: Any) -> None:
+        """A view marked with ``hotsql.user_columns`` (the inbox badge's unread count) gets its
+        scalars loaded with the user, one round trip fewer, if the user is not loaded yet."""
+        columns = getattr(view, "user_columns", None)
+        if columns and not hasattr(request, "_cached_user"):
+            request._user_columns = columns  # type: ignore[attr-defined]
+
+
+def _note_answer(execute: Any, sql: str, params: Any, many: bool, context: dict[str, Any]) -> Any:
+    result = execute(sql, params, many, context)
+    context["connection"].xinlian_answered_at = time.monotonic()
+    return result
+
+
+def _watch(sender: Any, connection: Any, **kwargs: Any) -> None:
+    connection.xinlian_answered_at = float("-inf")  # a new connection: nothing answered yet
+    if _note_answer not in connection.execute_wrappers:
+        connection.execute_wrappers.append(_note_answer)
+
+
+connection_created.connect(_watch, dispatch_uid="xinlian.web.middleware.watch")
+
+
+class RecentConnectionMiddleware:
+    """CONN_HEALTH_CHECKS asks the database "SELECT 1" before the first statement of every
+    request that reuses a persistent connection: on a small page, one round trip in three or
+    four (bench/floor.py). The check is there for a connection that died while it sat idle (a
+    database restart, a firewall's idle timeout). This skips it for a connection that answered
+    a statement less than HEALTHY_SECONDS ago — a busy worker — and keeps it for any connection
+    idle longer, or whose last request saw a database error (Django's own rule then closes or
+    checks it). A connection lost within that second fails one request, as it would between
+    Django's check and the request's first statement; the next request reconnects."""
+
+    def __init__(self, get_response: Any) -> None:
+        self.get_response = get_response
+        for conn in connections.all(initialized_only=True):  # opened before this loaded
+            if conn.connection is not None and _note_answer not in conn.execute_wrappers:
+                _watch(None, conn)
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        now = time.monotonic()
+        for conn in connections.all(initialized_only=True):
+            if (conn.connection is not None and conn.health_check_enabled and not conn.health_check_done
+                    and not conn.errors_occurred
+                    and now - getattr(conn, "xinlian_answered_at", float("-inf")) < HEALTHY_SECONDS):
+                conn.health_check_done = True
+        return self.get_response(request)
