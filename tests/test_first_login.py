@@ -334,6 +334,16 @@ class PagesAndApiTests(SlipTestCase):
                 body = self.client.get(url).content.decode()
                 self.assertEqual(slips in body, shown)
 
+    def test_the_options_page_refuses_as_the_verb_does_with_its_audit_row(self) -> None:
+        url = reverse("unit-first-login-slips", args=[self.class_a1.pk])
+        denied = AuditEvent.objects.filter(action="identity.slips", result=AuditResult.DENIED)
+        self.login("committee_a1")  # sees the class roster, may not print its slips
+        self.assertEqual(self.client.get(url).status_code, 403)
+        self.assertEqual(denied.count(), 1)
+        self.login("outsider_b")  # another college: not found, audited the same way
+        self.assertEqual(self.client.get(url).status_code, 404)
+        self.assertEqual(denied.count(), 2)
+
     def test_the_student_page_offers_the_reset_to_the_responsible_teacher(self) -> None:
         url = reverse("student-detail", args=[self.student_a1.pk])
         reset = reverse("student-reset-password", args=[self.student_a1.pk])

@@ -16,6 +16,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from django.db import transaction
 from django.db.models import Q
@@ -129,14 +130,10 @@ def _staff_in(unit: Unit, actor: User) -> list[tuple[User, str]]:
     return [(s.user, s.department.display_name if s.department else "") for s in staff]
 
 
-def issue_slips(request: HttpRequest, unit_id: int, days: int | str | None = None, *,
-                everyone: bool = False, staff: bool = False) -> SlipBatch:
-    """New one-time codes for the people of a unit who have never logged in (``everyone``: for
-    all of them, which replaces the passwords' role until they log in with the code).
-
-    NotFound outside the actor's roster scope; NotAllowed unless the actor is the 班主任 /
-    辅导员 over the unit or the centre; ``staff`` (the unit's staff too) is the centre's alone;
-    Invalid for a number of days outside 1–90. One ``identity.slips`` audit row with the count."""
+def slip_unit_for(request: HttpRequest, unit_id: int, *, staff: bool = False) -> Unit:
+    """The unit whose slips the actor may print, or the refusal with its audit row: NotFound
+    outside the actor's roster scope; NotAllowed unless the actor is the 班主任 / 辅导员 over the
+    unit or the centre (``staff``: the centre alone). The page's options form asks this too."""
     actor = _actor(request)
     unit = (Unit.objects.filter(pk=unit_id).first() if actor.is_superuser
             else visible_units(actor, Cap.ROSTER).filter(pk=unit_id).first())
@@ -148,6 +145,31 @@ def issue_slips(request: HttpRequest, unit_id: int, days: int | str | None = Non
     if not (centre or _within(unit.path, _teacher_units(actor))) or (staff and not centre):
         audit(request, "identity.slips", unit, result=AuditResult.DENIED)
         raise NotAllowed(_("Only the unit's 班主任 or 辅导员, or the counselling centre, may print its slips."))
+    return unit
+
+
+def complete_first_login(request: HttpRequest, user: User, code_id: int, save_password: Any) -> bool:
+    """Consume the code and set the new password in one transaction, with the audit row: of two
+    submits (a double click, two tabs) exactly one succeeds. ``save_password`` is the validated
+    SetPasswordForm's ``save``; False when the code was used meanwhile (nothing saved)."""
+    with transaction.atomic():
+        if not slipcodes.consume(code_id, user.pk):
+            return False
+        save_password()
+        audit(request, "identity.first_login", user, user=user)
+    return True
+
+
+def issue_slips(request: HttpRequest, unit_id: int, days: int | str | None = None, *,
+                everyone: bool = False, staff: bool = False) -> SlipBatch:
+    """New one-time codes for the people of a unit who have never logged in (``everyone``: for
+    all of them, which replaces the passwords' role until they log in with the code).
+
+    NotFound outside the actor's roster scope; NotAllowed unless the actor is the 班主任 /
+    辅导员 over the unit or the centre; ``staff`` (the unit's staff too) is the centre's alone;
+    Invalid for a number of days outside 1–90. One ``identity.slips`` audit row with the count."""
+    actor = _actor(request)
+    unit = slip_unit_for(request, unit_id, staff=staff)
     valid_days = _days(days)
 
     students = Student.objects.in_units([unit]).exclude(status=StudentStatus.GRADUATED)

@@ -11,7 +11,6 @@ from django import forms
 from django.contrib.auth import authenticate, login
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.forms import SetPasswordForm
-from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -22,7 +21,7 @@ from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods
 
 from xinlian.access.adapters import page_errors
-from xinlian.access.policy import audit, get_student_for_user, get_unit_for_user
+from xinlian.access.policy import get_student_for_user
 from xinlian.lib.actions import Invalid, NotAllowed
 from xinlian.network import identity, slipcodes
 from xinlian.network.models import User
@@ -107,13 +106,7 @@ def first_login_password(request: HttpRequest) -> HttpResponse:
     form = NewPasswordForm(user, request.POST or None)
     error = ""
     if request.method == "POST" and form.is_valid():
-        with transaction.atomic():
-            if slipcodes.consume(pending["code"], user.pk):
-                form.save()
-                audit(request, "identity.first_login", user, user=user)
-                done = True
-            else:
-                done = False
+        done = identity.complete_first_login(request, user, pending["code"], form.save)
         request.session.pop(PENDING_KEY, None)
         if done:
             login(request, user, backend=MODEL_BACKEND)
@@ -147,9 +140,7 @@ def _printed(request: HttpRequest, batch: identity.SlipBatch, fmt: str, title: s
 def unit_slips(request: HttpRequest, pk: int) -> HttpResponse:
     """GET: the options; POST: the slips, as a printable page or .xlsx (new codes each time)."""
     user: User = request.user  # type: ignore[assignment]
-    unit = get_unit_for_user(request, pk)
-    if not identity.may_issue_slips(user, unit):
-        raise NotAllowed(_("Only the unit's 班主任 or 辅导员, or the counselling centre, may print its slips."))
+    unit = identity.slip_unit_for(request, pk)  # the verb's own check: same refusal, same audit row
     centre = identity.is_centre_for(user, unit.path)
     form = SlipOptionsForm(request.POST or None, initial={"days": slipcodes.default_days()})
     if request.method == "POST" and form.is_valid():
