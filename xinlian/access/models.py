@@ -33,8 +33,11 @@ class AuditManager(models.Manager.from_queryset(AuditQuerySet)):  # type: ignore
 
     def record(self, *, actor: Any, action: str, obj: Any = None, object_type: str = "",
                object_id: str = "", result: str = AuditResult.ALLOWED, ip: str | None = None,
-               detail: str = "") -> AuditEvent:
-        """Write one row; a row missing its actor, action, object or result is refused."""
+               detail: str = "", anonymous: bool = False) -> AuditEvent:
+        """Write one row; a row missing its actor, action, object or result is refused.
+
+        ``anonymous``: a refused attempt by nobody who is logged in (an SSO answer naming no
+        known person) has no actor; only a denied row may say so."""
         if obj is not None:
             object_type = object_type or obj._meta.label_lower
             object_id = object_id or str(obj.pk)
@@ -42,7 +45,12 @@ class AuditManager(models.Manager.from_queryset(AuditQuerySet)):  # type: ignore
             actor_id=getattr(actor, "pk", None), action=action, object_type=object_type,
             object_id=str(object_id), result=result, ip=ip or None, detail=detail[:200],
         )
-        missing = [f for f in self.REQUIRED if not getattr(row, f)]
+        required = self.REQUIRED
+        if anonymous:
+            if result != AuditResult.DENIED:
+                raise IncompleteAuditRow("only a denied row may have no actor")
+            required = tuple(f for f in required if f != "actor_id")
+        missing = [f for f in required if not getattr(row, f)]
         if missing:
             raise IncompleteAuditRow(f"audit row is missing {', '.join(missing)}")
         row.save(force_insert=True)
@@ -51,8 +59,9 @@ class AuditManager(models.Manager.from_queryset(AuditQuerySet)):  # type: ignore
 
 class AuditEvent(models.Model):
     at = models.DateTimeField(_("time (UTC)"), auto_now_add=True, db_index=True)
-    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
-                              related_name="+", verbose_name=_("actor"))
+    # Empty only for a refused attempt by nobody logged in (``record(anonymous=True)``).
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True,
+                              blank=True, related_name="+", verbose_name=_("actor"))
     action = models.CharField(_("action"), max_length=48)
     object_type = models.CharField(_("object type"), max_length=64)
     object_id = models.CharField(_("object"), max_length=64)

@@ -3,11 +3,11 @@ from django.urls import path, re_path
 
 import xinlian.lib.converters  # noqa: F401 — registers <id:…>: ids beyond 18 digits are a 404
 
-from . import views, views_identity, views_roster, views_settings, views_tokens
+from . import views, views_identity, views_roster, views_settings, views_sso, views_tokens
 
 urlpatterns = [
-    path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True,
-                                                authentication_form=views.LoginForm), name="login"),
+    # The password form, with a button for each configured single sign-on (views_sso.py)
+    path("login/", views_sso.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     # First login with a one-time code, and the slips and resets that print codes (views_identity.py)
     path("login/first/", views_identity.first_login, name="first-login"),

@@ -1,0 +1,50 @@
+"""What every single sign-on way in shares on the page: its button on the login page, and the
+page that says why an identity system's answer let nobody in (``xinlian.network.sso.Refused``).
+
+Each way in (CAS, OpenID Connect, ...) lives in its own module and adds its button to
+:func:`external_buttons` when it is configured; LDAP needs none (it answers the password form)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from django.contrib.auth import views as auth_views
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+
+from xinlian.network.sso import METHODS, Refused
+
+from .views import LoginForm
+
+
+@dataclass(frozen=True, slots=True)
+class Button:
+    label: Any  # a lazy translation
+    url: str
+
+
+def external_buttons(request: HttpRequest) -> list[Button]:
+    """The configured ways in, each as a button above the password form."""
+    buttons: list[Button] = []
+    return buttons
+
+
+class LoginView(auth_views.LoginView):
+    """Django's login, with the configured single sign-on buttons above the password form."""
+
+    authentication_form = LoginForm
+    redirect_authenticated_user = True
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        ctx = super().get_context_data(**kwargs)
+        ctx["sso_buttons"] = external_buttons(self.request)
+        return ctx
+
+
+def refused(request: HttpRequest, exc: Refused) -> HttpResponse:
+    """A clear page (403; 503 when the identity system is down) with the local login beside it."""
+    status = 503 if exc.reason == "unavailable" else 403
+    return render(request, "registration/sso_refused.html",
+                  {"message": exc.message, "method": METHODS.get(exc.method, exc.method)},
+                  status=status)
