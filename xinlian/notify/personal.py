@@ -78,9 +78,14 @@ def _agent(value: str) -> int | str:
 # --- WeCom -------------------------------------------------------------------------------------
 
 
+def _wecom_key() -> tuple[str, ...]:
+    """The shared token cache's key: a change of address or credentials fetches a new token."""
+    return ("wecom", settings.WECOM_API_URL.rstrip("/"), settings.WECOM_CORP_ID,
+            settings.WECOM_CORP_SECRET)
+
+
 def _wecom_token() -> str:
     base = settings.WECOM_API_URL.rstrip("/")
-    key = ("wecom", base, settings.WECOM_CORP_ID, settings.WECOM_CORP_SECRET)
 
     def fetch() -> tuple[str, int]:
         query = urllib.parse.urlencode({"corpid": settings.WECOM_CORP_ID,
@@ -92,7 +97,7 @@ def _wecom_token() -> str:
                                 rate_limited=code in WECOM_RATE_LIMITS)
         return str(answer["access_token"]), int(answer.get("expires_in", 7200))
 
-    return tokens.get(key, fetch)
+    return tokens.get(_wecom_key(), fetch)
 
 
 def send_wecom(delivery: Delivery) -> None:
@@ -103,7 +108,6 @@ def send_wecom(delivery: Delivery) -> None:
     if not userid:
         raise ProviderError("no WeCom user id", final=True)
     base = settings.WECOM_API_URL.rstrip("/")
-    key = ("wecom", base, settings.WECOM_CORP_ID, settings.WECOM_CORP_SECRET)
     title, text, url, button = _texts(delivery)
     body = {"touser": userid, "msgtype": "textcard", "agentid": _agent(settings.WECOM_AGENT_ID),
             "textcard": {"title": title, "description": text, "url": url, "btntxt": button},
@@ -115,7 +119,7 @@ def send_wecom(delivery: Delivery) -> None:
                            body=body, method="POST")
         code = answer.get("errcode")
         if code in WECOM_TOKEN_ERRORS:
-            tokens.drop(key, token)
+            tokens.drop(_wecom_key(), token)
             continue
         break
     if code == 0:
@@ -134,9 +138,13 @@ def _dingtalk_rate_limited(answer: dict[str, Any]) -> bool:
     return answer.get("errcode") in DINGTALK_RATE_LIMITS or answer.get("status") == 1111
 
 
+def _dingtalk_key() -> tuple[str, ...]:
+    return ("dingtalk", settings.DINGTALK_API_URL.rstrip("/"), settings.DINGTALK_APP_KEY,
+            settings.DINGTALK_APP_SECRET)
+
+
 def _dingtalk_token() -> str:
     base = settings.DINGTALK_API_URL.rstrip("/")
-    key = ("dingtalk", base, settings.DINGTALK_APP_KEY, settings.DINGTALK_APP_SECRET)
 
     def fetch() -> tuple[str, int]:
         query = urllib.parse.urlencode({"appkey": settings.DINGTALK_APP_KEY,
@@ -148,7 +156,7 @@ def _dingtalk_token() -> str:
                                 rate_limited=_dingtalk_rate_limited(answer))
         return str(answer["access_token"]), int(answer.get("expires_in", 7200))
 
-    return tokens.get(key, fetch)
+    return tokens.get(_dingtalk_key(), fetch)
 
 
 def send_dingtalk(delivery: Delivery) -> None:
@@ -158,7 +166,6 @@ def send_dingtalk(delivery: Delivery) -> None:
     if not userid:
         raise ProviderError("no DingTalk user id", final=True)
     base = settings.DINGTALK_API_URL.rstrip("/")
-    key = ("dingtalk", base, settings.DINGTALK_APP_KEY, settings.DINGTALK_APP_SECRET)
     title, text, url, _button = _texts(delivery)
     body = {"agent_id": _agent(settings.DINGTALK_AGENT_ID), "userid_list": userid,
             "msg": {"msgtype": "text", "text": {"content": f"{title}\n{text}\n{url}"}}}
@@ -170,7 +177,7 @@ def send_dingtalk(delivery: Delivery) -> None:
             body=body, method="POST")
         code = answer.get("errcode")
         if code in DINGTALK_TOKEN_ERRORS:
-            tokens.drop(key, token)
+            tokens.drop(_dingtalk_key(), token)
             continue
         break
     if code == 0:
