@@ -20,6 +20,13 @@ badge ≥ 0.25× the bare view, submit ≥ 0.5× the bare submit, p99 < 100 ms. 
 logged-in request is profiled in process (Django's test client, cProfile, process CPU time):
 where a ``GET /inbox/badge/`` spends its time, and its SQL.
 
+On a shared machine other load moves req/s and even CPU per request between runs; the
+before/after of one change is best measured in instructions, which it does not move: one process
+per code tree through Django's WSGI handler on the same seeded database, under
+``valgrind --tool=callgrind``, counters zeroed after warm-up and dumped after N requests
+(``callgrind_control -z``/``-d``; results in bench/results/floor.json,
+``x8_instructions_before_after``).
+
 Run as a child by bench/run.py: ``python bench/floor.py --students N ...``."""
 
 from __future__ import annotations

@@ -16,14 +16,19 @@ from django.contrib.sessions.models import Session
 from django.db import connection
 from django.http import HttpResponse
 from django.test import RequestFactory, override_settings
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
 from tests.base import NetworkTestCase
-from xinlian.lib import xlsx
+from tests.test_screening_api import ScreeningApiTestCase
+from xinlian.lib import hotsql, xlsx
 from xinlian.lib.spreadsheet import write_xlsx
 from xinlian.notify.models import Channel, Delivery
 from xinlian.notify.views import inbox_badge
+from xinlian.screening import actions as screening_actions
+from xinlian.screening.models import Assignment, AssignmentStatus
+from xinlian.web import middleware
 from xinlian.web.middleware import (
     HEALTHY_SECONDS,
     RENEWED_KEY,
@@ -40,10 +45,12 @@ class RequestUserTests(NetworkTestCase):
         return self.client.get(reverse("inbox-badge"), **extra)
 
     def test_a_logged_in_request_costs_two_queries(self) -> None:
-        # A password login (ModelBackend), and the test client's own login.
+        # A password login (ModelBackend), and the test client's own login; logged in by
+        # another process (this one has not seen the session: see SessionWithUserTests).
         for backend in (MODEL_BACKEND, None):
             with self.subTest(backend=backend):
                 self.client.force_login(self.counsellor_a, backend=backend)
+                middleware._USER_OF_SESSION.clear()
                 with self.assertNumQueries(2):  # session, then the user with the unread count
                     response = self.badge()
                 self.assertEqual(response.status_code, 200)
@@ -173,6 +180,204 @@ class RequestUserTests(NetworkTestCase):
         response = self.badge(HTTP_HX_REQUEST="true")
         self.assertEqual(response.status_code, 286)  # signed out: htmx stops polling
         self.assertFalse(hasattr(response.wsgi_request, "user_columns"))
+
+
+class SessionWithUserTests(NetworkTestCase):
+    """A session this process has seen before comes with its user in one statement (the user
+    guessed from that earlier request); the guess is used only when the session's signed data
+    names the same user, and every check of Django's get_user still applies."""
+
+    def setUp(self) -> None:
+        super().setUp()
+        middleware._USER_OF_SESSION.clear()
+        self.addCleanup(middleware._USER_OF_SESSION.clear)
+
+    def badge(self):  # noqa: ANN201
+        return self.client.get(reverse("inbox-badge"), HTTP_HX_REQUEST="true")
+
+    def login(self) -> str:  # noqa: D102 — the persona helper of NetworkTestCase is not used here
+        self.client.force_login(self.counsellor_a, backend=MODEL_BACKEND)
+        return self.client.session.session_key
+
+    def test_a_session_seen_before_costs_one_query(self) -> None:
+        Delivery.objects.create(recipient=self.counsellor_a, channel=Channel.INBOX, message="Test message")
+        key = self.login()
+        self.assertEqual(middleware._USER_OF_SESSION[key], self.counsellor_a.pk)  # learnt at login
+        with self.assertNumQueries(1):  # the first request after a login here
+            self.badge()
+        middleware._USER_OF_SESSION.clear()  # as if logged in by another server process
+        with self.assertNumQueries(2):  # not seen yet: the session, then the user
+            self.badge()
+        self.assertEqual(middleware._USER_OF_SESSION[key], self.counsellor_a.pk)
+        with self.assertNumQueries(1):  # the session, the user and the unread count at once
+            response = self.badge()
+        self.assertEqual(response.wsgi_request.user, self.counsellor_a)
+        self.assertEqual(response.wsgi_request.user_columns, {"unread": 1})
+        self.assertIn(">1<", response.content.decode())
+        with CaptureQueriesContext(connection) as page:  # a page: the same one statement first
+            self.assertEqual(self.client.get(reverse("inbox")).status_code, 200)
+        self.assertIn('LEFT JOIN "network_user" t', page.captured_queries[0]["sql"])
+        self.assertFalse([q for q in page.captured_queries[1:] if "django_session" in q["sql"]
+                          and not q["sql"].startswith("UPDATE")])
+
+    def test_a_wrong_guess_is_never_used(self) -> None:
+        key = self.login()
+        middleware._USER_OF_SESSION[key] = self.outsider_b.pk  # a stale or wrong guess
+        with self.assertNumQueries(2):  # the guessed row is not the session's user: loaded again
+            response = self.badge()
+        self.assertEqual(response.wsgi_request.user, self.counsellor_a)
+        self.assertEqual(middleware._USER_OF_SESSION[key], self.counsellor_a.pk)  # corrected
+        middleware._USER_OF_SESSION[key] = 999_999  # a user that does not exist
+        self.assertEqual(self.badge().wsgi_request.user, self.counsellor_a)
+
+    def test_the_checks_still_apply_on_the_one_statement_path(self) -> None:
+        key = self.login()
+        self.badge()
+        self.counsellor_a.set_password("another-pass-2026")  # the session hash no longer matches
+        self.counsellor_a.save()
+        response = self.client.get(reverse("inbox"))
+        self.assertEqual(response.status_code, 302)
+        self.assertIn(reverse("login"), response["Location"])
+        self.assertFalse(Session.objects.filter(session_key=key).exists())  # flushed
+        key = self.login()
+        self.badge()
+        self.counsellor_a.is_active = False
+        self.counsellor_a.save()
+        self.assertEqual(self.badge().status_code, 286)  # inactive: signed out, polling stops
+
+    def test_an_expired_or_deleted_session_is_anonymous_and_forgotten(self) -> None:
+        key = self.login()
+        self.badge()
+        Session.objects.filter(session_key=key).update(expire_date=timezone.now() - dt.timedelta(seconds=1))
+        with self.assertNumQueries(1):
+            response = self.badge()
+        self.assertEqual(response.status_code, 286)
+        self.assertFalse(response.wsgi_request.user.is_authenticated)
+        self.assertNotIn(key, middleware._USER_OF_SESSION)
+        key = self.login()
+        self.badge()
+        Session.objects.filter(session_key=key).delete()  # a logout elsewhere
+        self.assertEqual(self.client.get(reverse("inbox")).status_code, 302)
+
+    def test_the_session_still_renews_when_loaded_with_its_user(self) -> None:
+        key = self.login()
+        self.badge()  # seen: the next request takes the one-statement path
+        session = SessionStore(key)
+        session[RENEWED_KEY] = 0  # renewed long ago: the next page view renews it
+        session.save()
+        stale = timezone.now() + dt.timedelta(minutes=1)
+        Session.objects.filter(session_key=key).update(expire_date=stale)
+        with CaptureQueriesContext(connection) as page:  # the session with its user; the renewal
+            self.assertEqual(self.client.get(reverse("inbox")).status_code, 200)
+        sessions = [q["sql"] for q in page.captured_queries if "django_session" in q["sql"]]
+        self.assertEqual(len(sessions), 2, sessions)
+        self.assertIn('LEFT JOIN "network_user" t', sessions[0])
+        self.assertTrue(sessions[1].startswith('UPDATE "django_session"'))
+        self.assertGreater(Session.objects.get(session_key=key).expire_date, stale + dt.timedelta(minutes=5))
+        self.assertGreater(SessionStore(key)[RENEWED_KEY], 0)
+        # A poll is no activity: it does not renew.
+        Session.objects.filter(session_key=key).update(expire_date=stale)
+        session = SessionStore(key)
+        session[RENEWED_KEY] = 0
+        session.save()
+        Session.objects.filter(session_key=key).update(expire_date=stale)
+        self.badge()
+        self.assertEqual(Session.objects.get(session_key=key).expire_date, stale)
+
+    def test_a_user_asked_for_before_the_view_still_comes_with_its_columns(self) -> None:
+        # As when a middleware before the URL's resolution asks who the user is (two-step).
+        Delivery.objects.create(recipient=self.counsellor_a, channel=Channel.INBOX, message="Test message")
+        key = self.login()
+        middleware._COLUMNS_OF_PATH.clear()
+        for _ in range(2):  # resolved once, then remembered for the path
+            request = RequestFactory().get(reverse("inbox-badge"))
+            request.session = SessionStore(key)
+            with self.assertNumQueries(1):
+                self.assertEqual(load_user(request), self.counsellor_a)
+            self.assertEqual(request.user_columns, {"unread": 1})
+        self.assertEqual(len(middleware._COLUMNS_OF_PATH), 1)
+        request = RequestFactory().get("/no/such/page/")
+        request.session = SessionStore(key)
+        self.assertEqual(load_user(request), self.counsellor_a)
+        self.assertFalse(hasattr(request, "user_columns"))
+
+    def test_the_badge_fragment_speaks_the_request_language_without_context_processors(self) -> None:
+        for _ in range(2):
+            Delivery.objects.create(recipient=self.counsellor_a, channel=Channel.INBOX, message="Test message")
+        self.login()
+        english = self.client.get(reverse("inbox-badge"), HTTP_HX_REQUEST="true", HTTP_ACCEPT_LANGUAGE="en")
+        self.assertEqual(english["Content-Type"], "text/html; charset=utf-8")
+        self.assertIn("2 unread messages", english.content.decode())
+        chinese = self.client.get(reverse("inbox-badge"), HTTP_HX_REQUEST="true", HTTP_ACCEPT_LANGUAGE="zh-CN")
+        self.assertIn(">2<", chinese.content.decode())
+        self.assertNotIn("unread messages", chinese.content.decode())
+
+    def test_the_guesses_are_bounded(self) -> None:
+        self.addCleanup(setattr, middleware, "USER_OF_SESSION_MAX", middleware.USER_OF_SESSION_MAX)
+        middleware.USER_OF_SESSION_MAX = 3
+        key = self.login()
+        middleware._USER_OF_SESSION.clear()
+        middleware._USER_OF_SESSION.update({f"k{n}": n for n in range(3)})
+        self.badge()
+        self.assertEqual(middleware._USER_OF_SESSION, {key: self.counsellor_a.pk})
+
+
+class SubmitCountWithUserTests(ScreeningApiTestCase):
+    """The submit's rate limit counts the person's submissions of the last hour in the statement
+    that loads the user (``screening.actions.with_submit_count``); the limit still refuses."""
+
+    def test_the_count_comes_with_the_user_and_the_submit_is_constant(self) -> None:
+        self.consent_and_answer("student_a1_user", self.a1, 0)
+        self.client.get(reverse("inbox-badge"), HTTP_HX_REQUEST="true")  # the session seen once
+        # The session with the user and the count; the claim in its transaction, the saved
+        # answers, the results — besides the refills of the per-process caches (campaign, rule
+        # sets, centre settings), which a busy process does not pay.
+        with CaptureQueriesContext(connection) as ctx:
+            response = self.client.post(reverse("screening:submit", args=[self.a1.pk]), {"key": "floor-k"})
+        self.assertEqual(response.status_code, 303)
+        cached = ("screening_campaign\".\"id\"", "screening_ruleset", "screening_centresettings")
+        sql = [q["sql"] for q in ctx.captured_queries if not any(c in q["sql"] for c in cached)]
+        self.assertEqual(len(sql), 6, sql)
+        self.assertIn("FROM screening_assignment a WHERE a.user_id = t.id", sql[0])
+        self.assertIn('LEFT JOIN "network_user" t', sql[0])
+        self.assertFalse([q for q in sql if 'COUNT(*) AS "__count"' in q])  # no count of its own
+        self.assertEqual(response.wsgi_request.user_columns, {screening_actions.SUBMITS_LAST_HOUR: 0})
+        self.a1.refresh_from_db()
+        self.assertEqual(self.a1.status, AssignmentStatus.SUBMITTED)
+
+    @override_settings(SCREENING_SUBMIT_RATE_PER_HOUR=1)
+    def test_the_limit_still_refuses_with_the_count_loaded_with_the_user(self) -> None:
+        other = SubmitRateFixture.submitted_elsewhere(self)
+        self.consent_and_answer("student_a1_user", self.a1, 0)
+        response = self.client.post(reverse("screening:submit", args=[self.a1.pk]), {"key": "page-k"})
+        self.assertEqual(response.status_code, 409)
+        self.assertEqual(response.wsgi_request.user_columns, {screening_actions.SUBMITS_LAST_HOUR: 1})
+        self.assertContains(response, "过去一小时内你已提交 1 份问卷", status_code=409)
+        self.a1.refresh_from_db()
+        self.assertNotEqual(self.a1.status, AssignmentStatus.SUBMITTED)
+        # An hour later the same count lets it through.
+        Assignment.objects.filter(pk=other.pk).update(submitted_at=timezone.now() - dt.timedelta(minutes=61))
+        response = self.client.post(reverse("screening:submit", args=[self.a1.pk]), {"key": "page-k2"})
+        self.assertEqual(response.status_code, 303)
+        self.assertEqual(response.wsgi_request.user_columns, {screening_actions.SUBMITS_LAST_HOUR: 0})
+
+    def test_a_count_loaded_for_someone_else_is_not_used(self) -> None:
+        request = RequestFactory().get("/")
+        request.user_columns = {"n": 5}
+        request.user_columns_of = self.student_a1.user.pk
+        self.assertEqual(hotsql.loaded_column(request, "n", self.student_a1.user), 5)
+        self.assertIsNone(hotsql.loaded_column(request, "n", self.counsellor_a))  # e.g. an API token's user
+        self.assertIsNone(hotsql.loaded_column(request, "m", self.student_a1.user))
+        del request.user_columns
+        self.assertIsNone(hotsql.loaded_column(request, "n", self.student_a1.user))
+
+
+class SubmitRateFixture:
+    @staticmethod
+    def submitted_elsewhere(case: ScreeningApiTestCase) -> Assignment:
+        from tests.test_throttling import SubmitRateTests
+
+        return SubmitRateTests.submitted_elsewhere(case)  # type: ignore[arg-type]
 
 
 class HealthCheckTests(NetworkTestCase):

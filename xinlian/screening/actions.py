@@ -32,7 +32,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.paginator import Page, Paginator
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Count, Prefetch, QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
@@ -42,6 +42,7 @@ from django.utils.translation import gettext_lazy
 from xinlian.access.models import AuditResult
 from xinlian.access.policy import Cap, audit, has_cap
 from xinlian.access.ratelimit import refuse
+from xinlian.lib import hotsql
 from xinlian.lib.actions import Conflict, Invalid, NotAllowed, NotFound
 from xinlian.lib.converters import parse_id
 from xinlian.lib.spreadsheet import write_xlsx
@@ -100,14 +101,33 @@ class ScreeningTooMany(ScreeningConflict):
     status = 429
 
 
+SUBMITS_LAST_HOUR = "submits_last_hour"
+
+
+def _an_hour_ago() -> list[Any]:
+    return [connection.ops.adapt_datetimefield_value(timezone.now() - dt.timedelta(hours=1))]
+
+
+# For the submit views: the person's submissions of the last hour (the rate limit's count,
+# ``_check_submit_rate``) loaded with the user, as ``Assignment.objects.filter(user=…,
+# submitted_at__gte=an hour ago).count()`` would count them.
+with_submit_count = hotsql.user_columns(**{SUBMITS_LAST_HOUR: (
+    f"SELECT COUNT(*) FROM {Assignment._meta.db_table} a WHERE a.user_id = t.id AND a.submitted_at >= %s",
+    _an_hour_ago)})
+
+
 def _check_submit_rate(request: HttpRequest, user: User, pk: int,
                        entries: Sequence[Entry]) -> SubmitOutcome | None:
     """At most SCREENING_SUBMIT_RATE_PER_HOUR submissions an hour per person, counted in the
     database: one indexed count before the submit. A replay of a submitted one still answers
     ``replay`` (it changes nothing); the answers sent with a refused submit are saved."""
     limit = settings.SCREENING_SUBMIT_RATE_PER_HOUR
-    since = timezone.now() - dt.timedelta(hours=1)
-    used = Assignment.objects.filter(user=user, submitted_at__gte=since).count()
+    # Normally counted in the statement that loaded the user (the page's submit is marked with
+    # ``with_submit_count``), one round trip and one ORM compilation fewer; else counted here.
+    used = hotsql.loaded_column(request, SUBMITS_LAST_HOUR, user)
+    if used is None:
+        since = timezone.now() - dt.timedelta(hours=1)
+        used = Assignment.objects.filter(user=user, submitted_at__gte=since).count()
     if used < limit:
         return None
     assignment = my_assignment(request, pk)

@@ -23,12 +23,15 @@ from django.conf import settings
 from django.contrib import auth
 from django.contrib.auth.backends import ModelBackend
 from django.contrib.auth.middleware import AuthenticationMiddleware
+from django.contrib.auth.signals import user_logged_in
 from django.contrib.sessions.backends.base import UpdateError
 from django.contrib.sessions.backends.db import SessionStore as DbSessionStore
 from django.contrib.sessions.middleware import SessionMiddleware
 from django.db import connection, connections
 from django.db.backends.signals import connection_created
+from django.dispatch import receiver
 from django.http import HttpRequest, HttpResponse
+from django.urls import Resolver404, resolve
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare
 from django.utils.functional import SimpleLazyObject
@@ -94,12 +97,89 @@ class IdleSessionMiddleware(SessionMiddleware):
         return super().process_response(request, response)
 
 
+# Session key → primary key of the user that session was last found to hold, in this process:
+# the guess that lets the session and its user come in one statement
+# (``hotsql.session_with_user``). Only a guess: the user row is used only when the session's own
+# signed data names that user, and any other answer takes the two-statement path. Bounded:
+# emptied when full (each entry then costs one two-statement request to come back).
+_USER_OF_SESSION: dict[str, Any] = {}
+USER_OF_SESSION_MAX = 20_000
+
+
+@receiver(user_logged_in, dispatch_uid="xinlian.web.middleware.user_of_session")
+def _learn_at_login(sender: Any, request: HttpRequest | None, user: Any, **kwargs: Any) -> None:
+    """A login in this process: its next request already comes in one statement."""
+    session = getattr(request, "session", None)
+    if isinstance(session, DbSessionStore) and session.session_key and getattr(user, "pk", None) is not None:
+        _remember(session.session_key, user.pk)
+
+
+def _remember(key: str, pk: Any) -> None:
+    if len(_USER_OF_SESSION) >= USER_OF_SESSION_MAX:
+        _USER_OF_SESSION.clear()
+    _USER_OF_SESSION[key] = pk
+
+
+# (urlconf, path) → the scalars its view asks for, for users loaded before Django resolves the
+# URL; bounded like the guesses above.
+_COLUMNS_OF_PATH: dict[tuple[Any, str], tuple[tuple[str, tuple[str, Any]], ...]] = {}
+COLUMNS_OF_PATH_MAX = 4_096
+
+
+def _view_columns(request: HttpRequest) -> tuple[tuple[str, tuple[str, Any]], ...]:
+    """The scalars the view of this request asks for with the user (``hotsql.user_columns``).
+    Django resolves the URL before the view; for a user asked for earlier (by the two-step
+    middleware, say) the URL is resolved here, once per path and process."""
+    match = getattr(request, "resolver_match", None)
+    if match is not None:
+        return getattr(match.func, "user_columns", ())
+    urlconf = getattr(request, "urlconf", None)
+    key = (urlconf or settings.ROOT_URLCONF, request.path_info)
+    columns = _COLUMNS_OF_PATH.get(key)
+    if columns is None:
+        try:
+            columns = getattr(resolve(request.path_info, urlconf).func, "user_columns", ())
+        except Resolver404:
+            columns = ()
+        if len(_COLUMNS_OF_PATH) >= COLUMNS_OF_PATH_MAX:
+            _COLUMNS_OF_PATH.clear()
+        _COLUMNS_OF_PATH[key] = columns
+    return columns
+
+
+def _with_guessed_user(session: SessionStore, model: Any, extra: tuple[str, ...],
+                       extra_params: list[Any]) -> tuple[Any, tuple[Any, ...]] | None:
+    """Load the session (not loaded yet) together with the user this process last saw holding
+    it. The session is then loaded exactly as ``SessionStore.load`` would (an expired or unknown
+    key: empty, key dropped). Returns (user row or None, scalars) for the caller to check
+    against the session's data; None when there is no guess."""
+    key = session._session_key
+    guess = _USER_OF_SESSION.get(key) if key else None
+    if guess is None:
+        return None
+    now = connection.ops.adapt_datetimefield_value(timezone.now())
+    data, user, values = hotsql.session_with_user(session.model, model, key, now, guess, extra, extra_params)
+    if data is None:
+        session._session_key = None
+        _USER_OF_SESSION.pop(key, None)
+    session._session_cache = session.decode(data) if data is not None else {}
+    return user, values
+
+
 def load_user(request: HttpRequest) -> Any:
     """``django.contrib.auth.get_user`` with the ModelBackend's ``User.objects.get(pk=…)`` done by
-    a statement built once per process; every check is Django's, in Django's order."""
+    a statement built once per process — for a session this process has seen before, the same
+    statement that loads the session; every check is Django's, in Django's order."""
     session = request.session
+    model = auth.get_user_model()
+    columns = _view_columns(request) if session.session_key else ()  # no cookie: nobody to load
+    extra = tuple(sql for _name, (sql, _params) in columns)
+    extra_params = [p for _name, (_sql, params) in columns for p in hotsql.column_params(params)]
+    guessed = None
+    if isinstance(session, SessionStore) and not hasattr(session, "_session_cache"):
+        guessed = _with_guessed_user(session, model, extra, extra_params)
     try:
-        user_id = auth.get_user_model()._meta.pk.to_python(session[auth.SESSION_KEY])
+        user_id = model._meta.pk.to_python(session[auth.SESSION_KEY])
         backend_path = session[auth.BACKEND_SESSION_KEY]
     except KeyError:
         return auth.get_user(request)  # anonymous: Django's AnonymousUser
@@ -112,12 +192,11 @@ def load_user(request: HttpRequest) -> Any:
 
     # ModelBackend.get_user: the user by primary key, if the backend lets them authenticate —
     # with the scalars the view asked for (``hotsql.user_columns``) in the same statement.
-    model = auth.get_user_model()
-    columns = getattr(request, "_user_columns", ())
-    user, values = hotsql.get_with_columns(
-        model, "", f"t.{connection.ops.quote_name(model._meta.pk.column)} = %s", [user_id],
-        tuple(sql for _name, (sql, _params) in columns),
-        [p for _name, (_sql, params) in columns for p in params])
+    if guessed is not None and guessed[0] is not None and guessed[0].pk == user_id:
+        user, values = guessed
+    else:
+        user, values = hotsql.get_with_columns(
+            model, "", f"t.{connection.ops.quote_name(model._meta.pk.column)} = %s", [user_id], extra, extra_params)
     if user is not None and not backend.user_can_authenticate(user):
         user = None
     if user is not None:
@@ -131,9 +210,14 @@ def load_user(request: HttpRequest) -> Any:
             else:
                 session.flush()
                 user = None
-    if user is not None and columns:
+    if user is None:
+        return AnonymousUser()
+    if columns:
         request.user_columns = {name: value for (name, _c), value in zip(columns, values, strict=True)}  # type: ignore[attr-defined]
-    return user or AnonymousUser()
+        request.user_columns_of = user.pk  # type: ignore[attr-defined]
+    if isinstance(session, SessionStore) and session.session_key:
+        _remember(session.session_key, user.pk)
+    return user
 
 
 def _cached_user(request: HttpRequest) -> Any:
@@ -144,18 +228,14 @@ def _cached_user(request: HttpRequest) -> Any:
 
 class UserMiddleware(AuthenticationMiddleware):
     """``request.user`` as Django's AuthenticationMiddleware sets it (lazy, cached on the
-    request, ``request.auser`` unchanged), loaded by :func:`load_user`."""
+    request, ``request.auser`` unchanged), loaded by :func:`load_user`: with the scalars the
+    view marked with ``hotsql.user_columns`` asks for (the inbox badge's unread count, the
+    submit's count of the last hour), and for a session seen before in the statement that
+    loads the session."""
 
     def process_request(self, request: HttpRequest) -> None:
         super().process_request(request)
         request.user = SimpleLazyObject(lambda: _cached_user(request))
-
-    def process_view(self, request: HttpRequest, view: Any, args: Any, kwargs: Any) -> None:
-        """A view marked with ``hotsql.user_columns`` (the inbox badge's unread count) gets its
-        scalars loaded with the user, one round trip fewer, if the user is not loaded yet."""
-        columns = getattr(view, "user_columns", None)
-        if columns and not hasattr(request, "_cached_user"):
-            request._user_columns = columns  # type: ignore[attr-defined]
 
 
 def _note_answer(execute: Any, sql: str, params: Any, many: bool, context: dict[str, Any]) -> Any:
