@@ -21,6 +21,16 @@ Benchmarks:
                  receivers, one worker: median and p99 of each
   personal_burst 1,000 red alerts at once, receivers limited to 20/s, kill -9 a worker 20+ times:
                  lost, repeated, the most requests the receivers saw in a second, total time
+  first_logins   3,000 freshmen log in with their slip codes over HTTP within 5 minutes (gunicorn):
+                 completed, errors, rate, p50/p99 of the flow and of the password POST, CPU; and
+                 Argon2id alone for a grid of costs (the XINLIAN_ARGON2_* defaults)
+  slips_college  first-login slips for a 5,000-student college, printable page and .xlsx over
+                 HTTP, as its 辅导员: median of 3 runs each
+  slot_release   500 students over HTTP book 40 counselling slots released at one instant (gunicorn):
+                 bookings (exactly 40), errors, double bookings, p50/p99 of the booking request
+  peer_reports   Monday rush: 5,000 peer reporters POST their weekly report over HTTP (gunicorn, a
+                 worker running; window compressed to 300 s), 1 in 20 flagging a student: errors,
+                 p99, urgent flag → alert; completeness table of a 50,000-student school: queries, ms
 
 Figures are printed and saved to bench/results/<name>.json, one entry per database vendor,
 with the machine, the date and the medians. ``--db postgres`` uses XINLIAN_DATABASE_URL (its
@@ -50,7 +60,8 @@ from common import (  # noqa: E402 — the path above makes bench/ importable wh
 
 BENCHMARKS = ("network_pages", "roster_import", "alert_latency", "escalation_lateness", "worker_crash",
               "screening_submit", "freshman_week", "rescore", "floor", "school_size",
-              "personal_latency", "personal_burst")
+              "personal_latency", "personal_burst", "first_logins", "slips_college", "slot_release",
+              "peer_reports")
 
 
 def bench_network_pages(vendor: str, args: argparse.Namespace) -> dict:
@@ -200,6 +211,30 @@ def bench_school_size(vendor: str, args: argparse.Namespace) -> dict:
     return run_benchmark(vendor, args)
 
 
+def bench_first_logins(vendor: str, args: argparse.Namespace) -> dict:
+    from first_logins import run_benchmark
+
+    return run_benchmark(vendor, args)
+
+
+def bench_slot_release(vendor: str, args: argparse.Namespace) -> dict:
+    from slot_release import run_benchmark
+
+    return run_benchmark(vendor, args)
+
+
+def bench_slips_college(vendor: str, args: argparse.Namespace) -> dict:
+    from slips_college import run_benchmark
+
+    return run_benchmark(vendor, args)
+
+
+def bench_peer_reports(vendor: str, args: argparse.Namespace) -> dict:
+    from peer_reports import run_benchmark
+
+    return run_benchmark(vendor, args)
+
+
 def bench_personal(name: str):  # noqa: ANN201
     def run(vendor: str, args: argparse.Namespace) -> dict:
         from personal import run_benchmark
@@ -334,7 +369,7 @@ def print_summary(name: str, vendor: str, payload: dict) -> None:
                 print("  " + "\n  ".join(run["stderr_tail"] or run["stdout_tail"]))
         print(f"checks {payload['checks']}")
         print(f"target < {payload['target_seconds']:g} s: " + ("met" if payload["within_target"] else "NOT met"))
-    elif name in ("floor", "school_size"):
+    elif name in ("floor", "school_size", "first_logins", "slips_college", "slot_release", "peer_reports"):
         __import__(name).print_summary(payload)
     elif name in ("personal_latency", "personal_burst"):
         __import__("personal").print_summary(name, payload)
@@ -379,6 +414,17 @@ def main() -> None:
                         help="freshman_week: seconds over which they arrive (default: 0.15 s per "
                              "student, about 80 %% of what two quiet cores take)")
     parser.add_argument("--rescore-responses", type=int, default=100_000)
+    parser.add_argument("--first-logins", type=int, default=3_000, help="first_logins: freshmen")
+    parser.add_argument("--first-logins-window", type=float, default=300.0,
+                        help="first_logins: seconds over which they arrive")
+    parser.add_argument("--slot-students", type=int, default=500, help="slot_release: students")
+    parser.add_argument("--slot-count", type=int, default=40, help="slot_release: slots released at once")
+    parser.add_argument("--slot-windows", type=lambda v: [float(x) for x in v.split(",")], default=[0.0, 10.0],
+                        help="slot_release: seconds over which the students react (0: all at once), comma-separated")
+    parser.add_argument("--peer-reporters", type=int, default=5_000, help="peer_reports: reporters")
+    parser.add_argument("--peer-window", type=float, default=300.0,
+                        help="peer_reports: seconds over which they submit (the issue's 600 s, compressed)")
+    parser.add_argument("--peer-students", type=int, default=50_000, help="peer_reports: students seeded")
     args = parser.parse_args()
     unknown = set(args.names) - set(BENCHMARKS)
     if unknown:
@@ -397,7 +443,9 @@ def main() -> None:
                   "worker_crash": bench_worker_crash, "screening_submit": bench_screening_submit,
                   "freshman_week": bench_freshman_week, "rescore": bench_rescore,
                   "floor": bench_floor, "school_size": bench_school_size,
-                  "personal_latency": bench_personal(name), "personal_burst": bench_personal(name)}[name]
+                  "personal_latency": bench_personal(name), "personal_burst": bench_personal(name),
+                  "first_logins": bench_first_logins, "slips_college": bench_slips_college,
+                  "slot_release": bench_slot_release, "peer_reports": bench_peer_reports}[name]
         try:
             payload = runner(vendor, args)
         except Exception as exc:  # one failing benchmark must not hide the others' figures

@@ -4,6 +4,7 @@
 #   postgresql          server binaries for scripts/with-postgres.sh's private cluster
 #   gettext             msgfmt, for compilemessages
 #   fonts-wqy-microhei  a CJK font, so that screenshots show Chinese rather than boxes
+#   slapd, ldap-utils   OpenLDAP's server (and slapadd) for the LDAP login tests (tests/ldap_server.py)
 #   python3-venv        only while .venv does not exist yet (Debian splits venv out of python3)
 #
 # Usage: scripts/install-test-deps.sh [--check] [--demo]
@@ -33,6 +34,8 @@ missing_packages() {
   [ $all = 0 ] || compgen -G "$root/usr/lib/postgresql/*/bin/initdb" >/dev/null || need+=(postgresql)
   [ -x "$root/usr/bin/msgfmt" ] || need+=(gettext)
   [ $all = 0 ] || [ -e "$root/usr/share/fonts/truetype/wqy/wqy-microhei.ttc" ] || need+=(fonts-wqy-microhei)
+  [ $all = 0 ] || [ -x "$root/usr/sbin/slapd" ] || need+=(slapd)
+  [ $all = 0 ] || [ -x "$root/usr/bin/ldapadd" ] || need+=(ldap-utils)
   if [ ! -x .venv/bin/python ] && ! "${PYTHON:-python3}" -c 'import ensurepip' >/dev/null 2>&1; then
     need+=(python3-venv)
   fi

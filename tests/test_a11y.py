@@ -24,6 +24,7 @@ from xinlian.screening.models import Assignment, Result
 from .base import PASSWORD, NetworkTestCase
 from .screening_base import ensure_sweep_objects
 from .test_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, NO_OVERFLOW, PHONE
+from .twostep import pass_second_step
 
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # Playwright's sync API runs a loop
 
@@ -86,6 +87,7 @@ class AccessibilityTests(StaticLiveServerTestCase):
             page.fill("input[name=username]", username)
             page.fill("input[name=password]", PASSWORD)
             page.click("button[type=submit].btn-primary")
+            pass_second_step(page, username)
             page.wait_for_url(f"{self.live_server_url}/")
         return page
 

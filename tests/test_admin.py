@@ -43,7 +43,9 @@ class AdminEntryTests(NetworkTestCase):
     def test_director_logs_in_through_admin_form(self):
         response = self.client.post(reverse("admin:login"), {"username": "T1004", "password": PASSWORD,
                                                              "next": reverse("admin:index")})
-        self.assertRedirects(response, reverse("admin:index"))
+        self.assertRedirects(response, reverse("admin:index"), fetch_redirect_response=False)
+        # The admin's form is a way in like any other: the director's second step comes next.
+        self.assertTrue(self.client.get(reverse("admin:index"))["Location"].startswith(reverse("two-step-enrol")))
 
     def test_inactive_director_is_refused(self):
         User.objects.filter(pk=self.director.pk).update(is_active=False)

@@ -20,6 +20,7 @@ from xinlian.network.models import User
 
 from .base import PASSWORD, NetworkTestCase
 from .test_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, NO_OVERFLOW, PHONE
+from .twostep import pass_second_step
 
 LAPTOP = {"viewport": {"width": 1280, "height": 900}}
 
@@ -333,6 +334,7 @@ class TokensInTheBrowserTests(StaticLiveServerTestCase):
         page.fill("input[name=username]", number)
         page.fill("input[name=password]", PASSWORD)
         page.click("button[type=submit].btn-primary")
+        pass_second_step(page, number)
         page.wait_for_url(f"{self.live_server_url}/me/tokens/")
         return page
 

@@ -11,6 +11,7 @@ from django.contrib.staticfiles.testing import StaticLiveServerTestCase
 from xinlian.network.models import Duty, Frequency, Role
 
 from .base import PASSWORD, NetworkTestCase
+from .twostep import pass_second_step
 
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # Playwright's sync API runs a loop
 
@@ -48,6 +49,7 @@ class HeadTeacherOnPhoneTests(StaticLiveServerTestCase):
                 page.fill("input[name=username]", "T1002")
                 page.fill("input[name=password]", PASSWORD)
                 page.click("button[type=submit].btn-primary")
+                pass_second_step(page, "T1002")
                 page.wait_for_url(f"{self.live_server_url}/")
 
                 body = page.inner_text("main")

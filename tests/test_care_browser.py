@@ -14,6 +14,7 @@ from xinlian.care.models import Alert, AlertStatus, CaseRecord, Concern
 
 from .base import PASSWORD, NetworkTestCase
 from .test_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, NO_OVERFLOW, PHONE
+from .twostep import pass_second_step
 
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # Playwright's sync API runs a loop
 
@@ -35,6 +36,7 @@ class LinkageInTheBrowserTests(StaticLiveServerTestCase):
         page.fill("input[name=username]", number)
         page.fill("input[name=password]", PASSWORD)
         page.click("button[type=submit].btn-primary")
+        pass_second_step(page, number)
         page.wait_for_url(f"{self.live_server_url}{next_path}")
         return page
 
@@ -184,6 +186,7 @@ class BreakGlassInTheBrowserTests(StaticLiveServerTestCase):
                 page.fill("input[name=username]", "T1002")  # 吴老师, head teacher of A1
                 page.fill("input[name=password]", PASSWORD)
                 page.click("button[type=submit].btn-primary")
+                pass_second_step(page, "T1002")
                 page.wait_for_url(f"**/care/cases/{case.pk}/")
                 self.assertNotIn("夜里不睡", page.inner_text("main"))  # restricted until the glass
                 self.assertTrue(page.evaluate(NO_OVERFLOW), "the restricted page overflows on a phone")

@@ -24,6 +24,7 @@ from xinlian.screening.models import CentreSettings
 from .base import PASSWORD, NetworkTestCase
 from .personal_receivers import AliyunSmsServer, WeComServer, settings_for
 from .test_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, NO_OVERFLOW, PHONE
+from .twostep import pass_second_step
 
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # Playwright's sync API runs a loop
 
@@ -66,6 +67,7 @@ class SettingsInTheBrowserTests(StaticLiveServerTestCase):
         page.fill("input[name=username]", number)
         page.fill("input[name=password]", PASSWORD)
         page.click("button[type=submit].btn-primary")
+        pass_second_step(page, number)
         page.wait_for_url(f"{self.live_server_url}/")
         return page
 

@@ -435,8 +435,8 @@ class PagesAndApiTests(SlipTestCase):
 
 
 class CollegeSizeTests(NetworkTestCase):
-    """Issue 13's figure: printing the slips of a 5,000-student college takes under 10 s
-    (the page and the spreadsheet), which a per-code password hash (~0.3 s each) would not."""
+    """A 5,000-student college's slips come out whole, page and spreadsheet. How long it takes
+    is measured by the ``slips_college`` benchmark (make bench), not here."""
 
     def test_five_thousand_slips(self) -> None:
         from xinlian.network.models import Student
@@ -447,12 +447,9 @@ class CollegeSizeTests(NetworkTestCase):
                                      for u in users])
         self.login("director")
         url = reverse("unit-first-login-slips", args=[self.college_a.pk])
-        started = time.perf_counter()
         page = self.client.post(url, {"days": "14", "format": "html"})
         sheet = self.client.post(url, {"days": "14", "format": "xlsx"})
-        elapsed = time.perf_counter() - started
         self.assertEqual(page.content.decode().count('class="xl-slip-code'), 5006)
         self.assertEqual(len(list(load_workbook(io.BytesIO(sheet.content)).active.iter_rows())), 5007)
         self.assertEqual(FirstLoginCode.objects.filter(used_at__isnull=True).count(), 5006)
-        print(f"5,006 slips twice (page + xlsx): {elapsed:.2f} s")
-        self.assertLess(elapsed, 10)
+

@@ -19,6 +19,7 @@ from xinlian.care.models import Alert, AlertStatus, Concern, RiskEntry
 
 from .base import PASSWORD, NetworkTestCase
 from .test_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, NO_OVERFLOW, PHONE
+from .twostep import pass_second_step
 
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # Playwright's sync API runs a loop
 
@@ -67,6 +68,7 @@ class HomeInTheBrowserTests(StaticLiveServerTestCase):
         page.fill("input[name=username]", number)
         page.fill("input[name=password]", PASSWORD)
         page.click("button[type=submit].btn-primary")
+        pass_second_step(page, number)
         page.wait_for_url(f"{self.live_server_url}/")
         return page
 

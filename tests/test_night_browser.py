@@ -40,6 +40,7 @@ from .base import PASSWORD, NetworkTestCase, make_staff
 from .personal_receivers import AliyunSmsServer, WeComServer, settings_for
 from .test_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, NO_OVERFLOW, PHONE
 from .test_urgent_numbers import make_night
+from .twostep import pass_second_step
 
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # Playwright's sync API runs a loop
 
@@ -129,6 +130,7 @@ class TwoInTheMorningTests(StaticLiveServerTestCase):
                 phone.fill("input[name=username]", "T3101")
                 phone.fill("input[name=password]", PASSWORD)
                 phone.click("button[type=submit].btn-primary")
+                pass_second_step(phone, "T3101")
                 phone.wait_for_url(f"**{alert.get_absolute_url()}")
                 self.assertIn("预警已确认", phone.inner_text(".xl-messages"))
                 self.assertTrue(phone.evaluate(NO_OVERFLOW), "the alert page overflows sideways")

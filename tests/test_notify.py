@@ -27,6 +27,7 @@ from xinlian.web.middleware import RENEWED_KEY
 from .base import PASSWORD, NetworkTestCase, make_staff
 from .robot_receiver import Receiver
 from .test_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, NO_OVERFLOW, PHONE
+from .twostep import pass_second_step
 
 MSG = "A %(level_label)s alert for a student in %(place)s needs your acknowledgement."
 DING_SECRET = "SECdingtalk-test-secret-0123456789"
@@ -385,6 +386,7 @@ class DirectorOnPhoneTests(StaticLiveServerTestCase):
                 page.fill("input[name=username]", "T1004")
                 page.fill("input[name=password]", PASSWORD)
                 page.click("button[type=submit].btn-primary")
+                pass_second_step(page, "T1004")
                 page.wait_for_url(f"{self.live_server_url}/")
                 # The badge sits in the menu (collapsed on a phone), filled in by htmx.
                 page.click(".navbar-toggler")

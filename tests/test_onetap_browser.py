@@ -18,6 +18,7 @@ from xinlian.notify.sending import send_due
 from .base import PASSWORD, NetworkTestCase
 from .personal_receivers import AliyunSmsServer, WeComServer, settings_for
 from .test_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, NO_OVERFLOW, PHONE
+from .twostep import pass_second_step
 
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # Playwright's sync API runs a loop
 
@@ -70,6 +71,7 @@ class OneTapInTheBrowserTests(StaticLiveServerTestCase):
                 phone.fill("input[name=username]", "T1001")
                 phone.fill("input[name=password]", PASSWORD)
                 phone.click("button[type=submit].btn-primary")
+                pass_second_step(phone, "T1001")
                 alert = Alert.objects.get(student=self.roommate_a1)
                 phone.wait_for_url(f"**{alert.get_absolute_url()}")
                 self.assertIn("预警已确认", phone.inner_text(".xl-messages"))

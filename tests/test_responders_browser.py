@@ -17,6 +17,7 @@ from xinlian.network.models import Guardian
 from .base import PASSWORD, NetworkTestCase
 from .test_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, NO_OVERFLOW, PHONE
 from .test_care_pages import put_up_for_closure
+from .twostep import pass_second_step
 
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # Playwright's sync API runs a loop
 
@@ -41,6 +42,7 @@ class RespondersInTheBrowserTests(StaticLiveServerTestCase):
         page.fill("input[name=username]", number)
         page.fill("input[name=password]", PASSWORD)
         page.click("button[type=submit].btn-primary")
+        pass_second_step(page, number)
         page.wait_for_url(f"{self.live_server_url}{next_path}")
         return page
 

@@ -18,6 +18,7 @@ from xinlian.network.models import Guardian, Student
 
 from .base import PASSWORD, NetworkTestCase
 from .test_browser import CHROMIUM, CHROMIUM_ARGS, NO_OVERFLOW, PHONE
+from .twostep import pass_second_step
 
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # Playwright's sync API runs a loop
 
@@ -54,6 +55,7 @@ class RosterImportOnPhoneTests(StaticLiveServerTestCase):
                 page.fill("input[name=username]", "T1004")
                 page.fill("input[name=password]", PASSWORD)
                 page.click("button[type=submit].btn-primary")
+                pass_second_step(page, "T1004")
                 page.wait_for_url(f"{self.live_server_url}/")
                 page.goto(f"{self.live_server_url}/roster/import/")
 

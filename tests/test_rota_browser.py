@@ -23,6 +23,7 @@ from xinlian.notify.models import Channel, Delivery
 from .base import PASSWORD, NetworkTestCase, make_staff
 from .test_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, NO_OVERFLOW, PHONE
 from .test_urgent_numbers import make_night
+from .twostep import pass_second_step
 
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # Playwright's sync API runs a loop
 
@@ -52,6 +53,7 @@ class NightPathInTheBrowserTests(StaticLiveServerTestCase):
         page.fill("input[name=username]", number)
         page.fill("input[name=password]", PASSWORD)
         page.click("button[type=submit].btn-primary")
+        pass_second_step(page, number)
         page.wait_for_url(f"{self.live_server_url}{next_path}")
         return page
 
@@ -156,6 +158,7 @@ class GapSummaryInTheBrowserTests(StaticLiveServerTestCase):
                     page.fill("input[name=username]", "T1004")
                     page.fill("input[name=password]", PASSWORD)
                     page.click("button[type=submit].btn-primary")
+                    pass_second_step(page, "T1004")
                     page.wait_for_url(f"{self.live_server_url}/care/rota/")
                     own = page.inner_text("#rota-gaps-own")
                     self.assertIn("示范大学", own)

@@ -16,6 +16,7 @@ from xinlian.screening.models import Campaign, Instrument, Interview, Result, ac
 
 from .base import PASSWORD, NetworkTestCase, make_staff
 from .test_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS
+from .twostep import pass_second_step
 
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # Playwright's sync API runs a loop
 
@@ -38,6 +39,7 @@ class ScreeningEndToEndTests(StaticLiveServerTestCase):
         page.fill("input[name=username]", number)
         page.fill("input[name=password]", PASSWORD)
         page.click("button[type=submit].btn-primary")
+        pass_second_step(page, number)
         page.wait_for_url(f"{self.live_server_url}/")
         return page
 

@@ -17,6 +17,7 @@ from xinlian.screening.models import Assignment
 from .base import PASSWORD, NetworkTestCase
 from .screening_base import answers_for, ensure_sweep_objects
 from .test_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, NO_OVERFLOW, PHONE
+from .twostep import pass_second_step
 
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # Playwright's sync API runs a loop
 
@@ -51,6 +52,7 @@ class StaffScreeningInTheBrowserTests(StaticLiveServerTestCase):
         page.fill("input[name=username]", "T1004")  # the centre director
         page.fill("input[name=password]", PASSWORD)
         page.click("button[type=submit].btn-primary")
+        pass_second_step(page, "T1004")
         page.wait_for_url(f"{self.live_server_url}{next_path}")
         return page
 

@@ -86,3 +86,12 @@ class RefusalPageTests(NetworkTestCase):
     def test_login_page_without_sso_has_no_buttons(self) -> None:
         page = self.client.get(reverse("login")).content.decode()
         self.assertNotIn("或使用心联密码登录", page)
+
+    @override_settings(LANGUAGE_CODE="zh-hans", CAS_SERVER_URL="https://cas.example.edu.cn/cas/")
+    def test_the_password_form_says_whose_password_it_takes(self) -> None:
+        page = self.client.get(reverse("login")).content.decode()
+        self.assertIn("或使用心联密码登录", page)
+        with self.settings(LDAP_URL="ldaps://ldap.example.edu.cn"):
+            page = self.client.get(reverse("login")).content.decode()
+        self.assertIn("或使用学校账号的密码登录", page)
+        self.assertNotIn("或使用心联密码登录", page)

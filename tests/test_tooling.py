@@ -19,13 +19,15 @@ from django.test import SimpleTestCase
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 SCRIPT = PROJECT_DIR / "scripts" / "install-test-deps.sh"
-ALL_PACKAGES = ["chromium", "postgresql", "gettext", "fonts-wqy-microhei"]
+ALL_PACKAGES = ["chromium", "postgresql", "gettext", "fonts-wqy-microhei", "slapd", "ldap-utils"]
 # What the script looks for, under the root it is given.
 FILES = {
     "chromium": "usr/bin/chromium",
     "postgresql": "usr/lib/postgresql/17/bin/initdb",
     "gettext": "usr/bin/msgfmt",
     "fonts-wqy-microhei": "usr/share/fonts/truetype/wqy/wqy-microhei.ttc",
+    "slapd": "usr/sbin/slapd",
+    "ldap-utils": "usr/bin/ldapadd",
 }
 
 
@@ -107,13 +109,13 @@ class InstallTestDepsTests(SimpleTestCase):
         calls = self.calls()
         self.assertIn("apt-get update -qq", calls)
         self.assertRegex(calls, r"apt-get install -y -qq chromium postgresql gettext "
-                                r"fonts-wqy-microhei\n")
+                                r"fonts-wqy-microhei slapd ldap-utils\n")
         self.assertIn("install-test-deps: installing chromium postgresql gettext "
-                      "fonts-wqy-microhei", result.stdout)
+                      "fonts-wqy-microhei slapd ldap-utils", result.stdout)
         # The stand-in installed nothing: the script checks again and says so.
         self.assertEqual(result.returncode, 1)
-        self.assertIn("apt-get ran, but chromium postgresql gettext fonts-wqy-microhei still "
-                      "missing", result.stderr)
+        self.assertIn("apt-get ran, but chromium postgresql gettext fonts-wqy-microhei slapd "
+                      "ldap-utils still missing", result.stderr)
 
     def test_without_root_or_sudo_it_says_what_to_run(self):
         # Only what the script needs on PATH: no sudo.
@@ -142,7 +144,8 @@ class InstallTestDepsTests(SimpleTestCase):
             result = self.run_script(root=self.root, path=env_path)
         self.assertEqual(result.returncode, 1, result.stdout + result.stderr)
         self.assertIn("installing them takes root", result.stderr)
-        self.assertIn("sudo apt-get install -y chromium postgresql gettext fonts-wqy-microhei",
+        self.assertIn("sudo apt-get install -y chromium postgresql gettext fonts-wqy-microhei "
+                      "slapd ldap-utils",
                       result.stderr)
         self.assertEqual(self.calls(), "")
 

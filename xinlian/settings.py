@@ -84,11 +84,19 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "treebeard",
     "axes",
+    # Two-step verification (xinlian/access/twofactor.py): TOTP apps and recovery codes.
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
+    # Campus single sign-on (CAS): its table of service tickets by session, for single logout.
+    "django_cas_ng",
     "xinlian.network",
     "xinlian.access",
     "xinlian.notify",
     "xinlian.care",
     "xinlian.screening",
+    "xinlian.duties",
+    "xinlian.counseling",
     "xinlian.web",
 ]
 
@@ -104,6 +112,8 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     # Django's AuthenticationMiddleware, loading the user with a statement built once per process.
     "xinlian.web.middleware.UserMiddleware",
+    # The second step for whoever must give it (or turned it on), after any way in.
+    "xinlian.web.twofactor_middleware.SecondStepMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Last, as django-axes asks, so that it sees the authenticated user.
@@ -156,9 +166,21 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 PASSWORD_HASHERS = [
-    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    # Django's Argon2id with the costs below (xinlian/access/hashers.py); hashes made with
+    # other costs are re-made with these at the person's next login.
+    "xinlian.access.hashers.Argon2Hasher",
     "django.contrib.auth.hashers.PBKDF2PasswordHasher",
 ]
+# OWASP's Argon2id configuration m=46 MiB, t=1, p=1: ~50 ms of CPU per hash here, so 3,000
+# first logins in 5 minutes take a quarter of two cores (docs/configuration.md, "Argon2").
+ARGON2_TIME_COST = int(env("ARGON2_TIME_COST", "1"))
+ARGON2_MEMORY_KIB = int(env("ARGON2_MEMORY_KIB", "47104"))
+ARGON2_PARALLELISM = int(env("ARGON2_PARALLELISM", "1"))
+if not (ARGON2_TIME_COST >= 1 and 1 <= ARGON2_PARALLELISM <= 64 and ARGON2_MEMORY_KIB >= 8 * ARGON2_PARALLELISM):
+    raise ImproperlyConfigured(
+        "XINLIAN_ARGON2_TIME_COST must be at least 1, XINLIAN_ARGON2_PARALLELISM from 1 to 64, and "
+        "XINLIAN_ARGON2_MEMORY_KIB at least 8 × the parallelism (Argon2's own limits)."
+    )
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
@@ -167,14 +189,70 @@ AUTH_PASSWORD_VALIDATORS = [
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
+    # The school directory's password (XINLIAN_LDAP_*; off when the URL is empty). After the
+    # local password: back-office and demo accounts never wait on the directory (ldapauth.py).
+    "xinlian.network.ldapauth.LDAPBackend",
     # One-time codes from first-login slips and teachers' resets (after axes: failures count).
     "xinlian.network.slipcodes.FirstLoginCodeBackend",
+    # A campus CAS ticket, validated with the CAS server and mapped by network/sso.py (never creates).
+    "xinlian.network.cas.CASBackend",
 ]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
+# Two-step verification (xinlian/access/twofactor.py): required for those who read tier 4–5
+# (centre director, psychology teachers, crisis case teams, superusers) unless turned off here;
+# anyone may turn it on for themselves. The issuer is the name the authenticator app shows.
+TWO_FACTOR_REQUIRED = env_bool("2FA_REQUIRED", True)
+OTP_TOTP_ISSUER = env("2FA_ISSUER", "心联 Xinlian")
 # How many days a first-login slip's code (or a teacher's reset code) stays valid.
 FIRST_LOGIN_DAYS = int(env("FIRST_LOGIN_DAYS", "14"))
+# LDAP bind (xinlian/network/ldapauth.py): empty URL = off. Either bind as the person by a DN
+# template ("uid={number},ou=people,dc=school,dc=edu"), or search SEARCH_BASE with SEARCH_FILTER
+# (as BIND_DN, or anonymously) and bind as the one entry found. The id attribute's value is the
+# student or staff number (the username).
+LDAP_URL = env("LDAP_URL", "")
+LDAP_USER_DN_TEMPLATE = env("LDAP_USER_DN_TEMPLATE", "")
+LDAP_SEARCH_BASE = env("LDAP_SEARCH_BASE", "")
+LDAP_SEARCH_FILTER = env("LDAP_SEARCH_FILTER", "(uid={number})")
+LDAP_BIND_DN = env("LDAP_BIND_DN", "")
+LDAP_BIND_PASSWORD = env("LDAP_BIND_PASSWORD", "")
+LDAP_ID_ATTRIBUTE = env("LDAP_ID_ATTRIBUTE", "uid")
+LDAP_START_TLS = env_bool("LDAP_START_TLS", False)
+LDAP_CA_FILE = env("LDAP_CA_FILE", "")
+LDAP_TIMEOUT = max(1, int(env("LDAP_TIMEOUT", "5")))  # seconds, whole (connect, and each answer)
+if LDAP_URL:
+    if not LDAP_URL.lower().startswith(("ldap://", "ldaps://")):
+        raise ImproperlyConfigured(f"XINLIAN_LDAP_URL={LDAP_URL!r} must start with ldap:// or ldaps://")
+    if bool(LDAP_USER_DN_TEMPLATE) == bool(LDAP_SEARCH_BASE):
+        raise ImproperlyConfigured("With XINLIAN_LDAP_URL set, give exactly one of "
+                                   "XINLIAN_LDAP_USER_DN_TEMPLATE or XINLIAN_LDAP_SEARCH_BASE")
+    if "{number}" not in (LDAP_USER_DN_TEMPLATE or LDAP_SEARCH_FILTER):
+        raise ImproperlyConfigured("XINLIAN_LDAP_USER_DN_TEMPLATE or XINLIAN_LDAP_SEARCH_FILTER "
+                                   "must contain {number}")
+    if PRODUCTION and LDAP_URL.lower().startswith("ldap://") and not LDAP_START_TLS:
+        raise ImproperlyConfigured("Refusing to send passwords to the directory in clear: in "
+                                   "production use ldaps:// or XINLIAN_LDAP_START_TLS=1")
+
+# Campus single sign-on, CAS 2.0/3.0 (统一身份认证; django-cas-ng, xinlian/network/cas.py,
+# xinlian/web/views_cas.py). An empty server URL switches CAS off. The CAS user (or the attribute
+# named here) is the student or staff number; nobody is ever created from a login.
+CAS_SERVER_URL = env("CAS_SERVER_URL").strip()
+if CAS_SERVER_URL and not CAS_SERVER_URL.endswith("/"):
+    CAS_SERVER_URL += "/"  # the client joins "login", "serviceValidate" onto it
+CAS_VERSION = env("CAS_VERSION", "3")
+if CAS_VERSION not in ("2", "3"):
+    raise ImproperlyConfigured(f"XINLIAN_CAS_VERSION={CAS_VERSION!r}: use 2 or 3 (default 3).")
+CAS_NUMBER_ATTRIBUTE = env("CAS_NUMBER_ATTRIBUTE").strip()  # empty: the CAS user itself
+CAS_BUTTON_LABEL = env("CAS_BUTTON_LABEL").strip()  # empty: "校园统一身份认证登录" / its English
+CAS_TIMEOUT = float(env("CAS_TIMEOUT", "5"))  # seconds to wait for the CAS server's answer
+# django-cas-ng's own defaults that would break the rules: it creates users unless told not to.
+CAS_CREATE_USER = False
+CAS_CHECK_NEXT = True
+CAS_IGNORE_REFERER = True
+CAS_REDIRECT_URL = "/"  # home, as after a password login (the library also uses it unresolved)
+CAS_LOGIN_MSG = None
+CAS_LOGGED_MSG = None
 
 # Lock out by user *and* IP after repeated failures, then let them try again after a cool-off.
 AXES_FAILURE_LIMIT = int(env("LOGIN_FAILURE_LIMIT", "5"))
@@ -189,6 +267,8 @@ AXES_VERBOSE = False
 AXES_HANDLER = "xinlian.access.throttle.AddressThrottleHandler"
 AXES_LOCKOUT_CALLABLE = "xinlian.access.throttle.lockout_response"
 AXES_ENABLE_ACCESS_FAILURE_LOG = True
+# The address axes counts by: REMOTE_ADDR, an IPv6 address grouped by its /64 (access/throttle.py).
+AXES_CLIENT_IP_CALLABLE = "xinlian.access.throttle.client_address"
 LOGIN_IP_FAILURE_LIMIT = int(env("LOGIN_IP_FAILURE_LIMIT", "20"))
 LOGIN_IP_SLOW_AFTER = int(env("LOGIN_IP_SLOW_AFTER", "10"))
 LOGIN_IP_SLOW_SECONDS = int(env("LOGIN_IP_SLOW_SECONDS", "30"))
@@ -200,12 +280,51 @@ LOGIN_TRUSTED_NETWORKS = [str(ip_network(n, strict=False)) for n in env_list("LO
 # An urgent ("now") concern has its own, higher limit: a reporter on a bad night gets through.
 CONCERN_RATE_PER_HOUR = int(env("CONCERN_RATE_PER_HOUR", "10"))
 CONCERN_URGENT_RATE_PER_HOUR = int(env("CONCERN_URGENT_RATE_PER_HOUR", "30"))
+# Counselling bookings one client may make in an hour (cancelled ones count: no book-cancel loop).
+COUNSELING_BOOKING_RATE_PER_HOUR = int(env("COUNSELING_BOOKING_RATE_PER_HOUR", "10"))
 SCREENING_SUBMIT_RATE_PER_HOUR = int(env("SCREENING_SUBMIT_RATE_PER_HOUR", "20"))
+
+# OpenID Connect single sign-on (mozilla-django-oidc; xinlian/network/oidc.py,
+# xinlian/web/views_oidc.py). Off while the issuer or the client id is empty. The endpoints
+# come from the issuer's discovery document; one set here replaces the document's. The claim
+# named by OIDC_CLAIM is the student or staff number; nobody is ever created from a login.
+OIDC_ISSUER = env("OIDC_ISSUER").strip().rstrip("/")
+OIDC_OP_AUTHORIZATION_ENDPOINT = env("OIDC_AUTHORIZATION_ENDPOINT").strip()
+OIDC_OP_TOKEN_ENDPOINT = env("OIDC_TOKEN_ENDPOINT").strip()
+OIDC_OP_USER_ENDPOINT = env("OIDC_USERINFO_ENDPOINT").strip()
+OIDC_OP_JWKS_ENDPOINT = env("OIDC_JWKS_ENDPOINT").strip()
+OIDC_RP_CLIENT_ID = env("OIDC_CLIENT_ID").strip()
+OIDC_RP_CLIENT_SECRET = env("OIDC_CLIENT_SECRET")
+OIDC_RP_SCOPES = env("OIDC_SCOPES", "openid profile").strip()
+OIDC_NUMBER_CLAIM = env("OIDC_CLAIM", "preferred_username").strip()
+OIDC_BUTTON_LABEL = env("OIDC_BUTTON_LABEL").strip()  # empty: "使用学校账号登录" / its English
+OIDC_TIMEOUT = float(env("OIDC_TIMEOUT", "5"))  # seconds to wait for each answer of the provider
+# How the client secret goes to the token endpoint: in the body (client_secret_post), or HTTP Basic.
+OIDC_TOKEN_USE_BASIC_AUTH = env_bool("OIDC_TOKEN_BASIC_AUTH", False)
+# A PEM file of the CA that signed the provider's certificate (a campus CA); empty: the usual public CAs.
+OIDC_VERIFY_SSL = env("OIDC_CA_FILE").strip() or True
+if OIDC_VERIFY_SSL is not True and not Path(OIDC_VERIFY_SSL).is_file():
+    raise ImproperlyConfigured(f"XINLIAN_OIDC_CA_FILE={OIDC_VERIFY_SSL!r} is not a file")
+if OIDC_ISSUER and not OIDC_ISSUER.lower().startswith(("https://", "http://")):
+    raise ImproperlyConfigured(f"XINLIAN_OIDC_ISSUER={OIDC_ISSUER!r} must be an http(s) URL")
+if PRODUCTION and OIDC_ISSUER.lower().startswith("http://"):
+    raise ImproperlyConfigured("Refusing OpenID Connect over plain HTTP in production: "
+                               "XINLIAN_OIDC_ISSUER must be an https:// URL")
+if OIDC_ISSUER and "openid" not in OIDC_RP_SCOPES.split():
+    raise ImproperlyConfigured("XINLIAN_OIDC_SCOPES must include openid")
+# mozilla-django-oidc's own settings, fixed: state, nonce and PKCE (S256) on every login.
+OIDC_RP_SIGN_ALGO = "RS256"
+OIDC_USE_NONCE = True
+OIDC_USE_PKCE = True
+OIDC_CREATE_USER = False
+OIDC_AUTHENTICATION_CALLBACK_URL = "oidc-callback"
 
 # API tokens (django-rest-knox): stored as SHA-512 digests, shown once, expiring after
 # API_TOKEN_HOURS; all of a user's tokens are revoked on password change and web logout.
 API_TOKEN_HOURS = int(env("API_TOKEN_HOURS", "720"))
 API_TOKENS_PER_USER = int(env("API_TOKENS_PER_USER", "10"))
+# knox's own token model (the default), named for access.TokenUse's migration (a swappable model).
+KNOX_TOKEN_MODEL = "knox.AuthToken"
 REST_KNOX = {"TOKEN_TTL": timedelta(hours=API_TOKEN_HOURS), "AUTO_REFRESH": False}
 
 # Idle timeout: the session expires after this many seconds without a request. An active
@@ -279,7 +398,8 @@ EMAIL_BACKEND = env(
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.SessionAuthentication",
-        "knox.auth.TokenAuthentication",
+        # knox's, noting each token's last use at most once a minute (xinlian/access/tokens.py).
+        "xinlian.access.tokens.TokenAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
@@ -301,6 +421,19 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Many models have a field called "status": each choice set gets its own name in the schema.
+    "ENUM_NAME_OVERRIDES": {
+        "AlertStatusEnum": "xinlian.care.models.AlertStatus",
+        "CaseStatusEnum": "xinlian.care.models.CaseStatus",
+        "BookingStatusEnum": "xinlian.counseling.models.BookingStatus",
+        "WaitStatusEnum": "xinlian.counseling.models.WaitStatus",
+        "ReportStatusEnum": "xinlian.duties.models.ReportStatus",
+        "StudentStatusEnum": "xinlian.network.models.StudentStatus",
+        "DeliveryStatusEnum": "xinlian.notify.models.DeliveryStatus",
+        "CampaignStatusEnum": "xinlian.screening.models.CampaignStatus",
+        "AssignmentStatusEnum": "xinlian.screening.models.AssignmentStatus",
+        "InterviewStatusEnum": "xinlian.screening.models.InterviewStatus",
+    },
 }
 
 # Logging never includes request bodies or query strings with data; see access.audit for reads.

@@ -13,6 +13,10 @@ urlpatterns = [
     path("care/", include("xinlian.care.urls")),
     path("api/v1/screening/", include("xinlian.screening.api_urls")),
     path("screening/", include("xinlian.screening.urls")),
+    path("api/v1/counseling/", include("xinlian.counseling.api_urls")),
+    path("counseling/", include("xinlian.counseling.urls")),
     path("inbox/", include("xinlian.notify.urls")),
+    path("api/v1/duties/", include("xinlian.duties.api_urls")),
+    path("duties/", include("xinlian.duties.urls")),
     path("", include("xinlian.web.urls")),
 ]

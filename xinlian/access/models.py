@@ -101,3 +101,19 @@ class ApiToken(AuthToken):
 
     def __str__(self) -> str:
         return f"{self.token_key}… ({self.user_id})"
+
+
+class TokenUse(models.Model):
+    """When an API token was last used, to the minute (knox keeps no such field): written at most
+    once a minute per token (xinlian/access/tokens.py), shown in the token list."""
+
+    token = models.OneToOneField(AuthToken, on_delete=models.CASCADE, primary_key=True,
+                                 related_name="use", verbose_name=_("API token"))
+    last_used = models.DateTimeField(_("last used"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("API token use")
+        verbose_name_plural = _("API token uses")
+
+    def __str__(self) -> str:
+        return f"{self.token_id[:8]} {self.last_used}"

@@ -52,6 +52,29 @@ def trusted(ip: str | None) -> bool:
     return any(address in net for net in nets)
 
 
+def address_key(ip: str | None) -> str | None:
+    """The address failures are counted by: an IPv4 address itself, an IPv6 address as its /64
+    network (one home or phone line holds a whole /64 and picks addresses in it at will, so
+    counting each address would let one guesser try 2^64 times as often)."""
+    if not ip:
+        return ip
+    try:
+        address = ipaddress.ip_address(ip)
+    except ValueError:
+        return ip
+    if address.version == 6:
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{address}/64", strict=False).network_address)
+    return str(address)
+
+
+def client_address(request: HttpRequest) -> str | None:
+    """``AXES_CLIENT_IP_CALLABLE``: the address axes records and locks out by, grouped by
+    :func:`address_key`, so both of its rules and this module's count a /64 as one address."""
+    return address_key(request.META.get("REMOTE_ADDR"))
+
+
 def address_refusal(ip: str | None, now: dt.datetime | None = None) -> tuple[str, int] | None:
     """``(SLOWED, seconds to wait)`` or ``(BLOCKED, seconds to wait)`` for an address that must
     not try a password now; None when it may."""

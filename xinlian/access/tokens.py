@@ -13,22 +13,27 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import time
 from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.signals import user_logged_out
+from django.db.models import Q
 from django.db.models.signals import pre_save
 from django.dispatch import receiver
 from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from drf_spectacular.contrib.knox_auth_token import KnoxTokenScheme
+from knox.auth import TokenAuthentication as KnoxTokenAuthentication
 from knox.models import AuthToken
 
 from xinlian.lib.actions import Conflict, NotAllowed, NotFound
 from xinlian.network.models import User
 
-from .models import AuditEvent
+from . import twofactor
+from .models import AuditEvent, TokenUse
 from .policy import client_ip
 
 PUBLIC_ID_LENGTH = 18
@@ -43,6 +48,7 @@ class TokenRow:
     created: dt.datetime
     expiry: dt.datetime | None
     current: bool  # the token this request came with
+    last_used: dt.datetime | None = None  # to the minute (TokenUse)
 
 
 def public_id(token: AuthToken) -> str:
@@ -67,7 +73,7 @@ def _current(request: HttpRequest) -> AuthToken | None:
 def _live(user: User):
     now = timezone.now()
     AuthToken.objects.filter(user=user, expiry__lt=now).delete()  # knox's own cleanup, early
-    return AuthToken.objects.filter(user=user).order_by("-created")
+    return AuthToken.objects.filter(user=user).select_related("use").order_by("-created")
 
 
 def issue_token(request: HttpRequest, user: User) -> tuple[AuthToken, str]:
@@ -92,8 +98,58 @@ def create_my_token(request: HttpRequest) -> tuple[AuthToken, str]:
 def list_my_tokens(request: HttpRequest) -> list[TokenRow]:
     current = _current(request)
     return [TokenRow(id=public_id(t), prefix=t.token_key[:8], created=t.created, expiry=t.expiry,
-                     current=current is not None and current.digest == t.digest)
+                     current=current is not None and current.digest == t.digest,
+                     last_used=_last_used(t))
             for t in _live(_user(request))]
+
+
+def _last_used(token: AuthToken) -> dt.datetime | None:
+    try:
+        return token.use.last_used
+    except TokenUse.DoesNotExist:
+        return None
+
+
+def check_second_step(request: HttpRequest, user: User, otp: Any) -> None:
+    """The token login's second step (access/twofactor.py): a person who uses two-step
+    verification sends its code as ``otp`` with the password."""
+    twofactor.check_token_login(request, user, None if otp is None else str(otp))
+
+
+# --- "last used", at most one write per token per minute ----------------------------------------
+
+USE_GRAIN_SECONDS = 60
+_noted: dict[str, float] = {}  # this process: digest → when it last wrote (or saw written) the time
+
+
+def note_use(token: AuthToken) -> None:
+    """Record that ``token`` was used now, to the minute. Within a minute of its last note this
+    process asks nothing; the conditional UPDATE lets one process in all write it each minute."""
+    now = time.monotonic()
+    if now - _noted.get(token.digest, float("-inf")) < USE_GRAIN_SECONDS:
+        return
+    if len(_noted) > 10_000:
+        _noted.clear()
+    _noted[token.digest] = now
+    at = timezone.now()
+    stale = Q(last_used__isnull=True) | Q(last_used__lt=at - dt.timedelta(seconds=USE_GRAIN_SECONDS))
+    if not TokenUse.objects.filter(stale, token_id=token.digest).update(last_used=at):
+        TokenUse.objects.get_or_create(token_id=token.digest, defaults={"last_used": at})
+
+
+class TokenAuthentication(KnoxTokenAuthentication):
+    """knox's token authentication, noting when each token was last used."""
+
+    def authenticate_credentials(self, token: bytes) -> tuple[Any, AuthToken]:
+        user, auth_token = super().authenticate_credentials(token)
+        note_use(auth_token)
+        return user, auth_token
+
+
+class TokenScheme(KnoxTokenScheme):
+    """The OpenAPI schema names it as knox's (``Authorization: Token …``)."""
+
+    target_class = "xinlian.access.tokens.TokenAuthentication"
 
 
 def revoke_my_token(request: HttpRequest, token_id: Any) -> None:
@@ -102,8 +158,8 @@ def revoke_my_token(request: HttpRequest, token_id: Any) -> None:
     token_id = str(token_id or "").lower()
     if not PUBLIC_ID.match(token_id):
         raise NotFound(_("No such API token."))
-    deleted, _rows = AuthToken.objects.filter(user=user, digest__startswith=token_id).delete()
-    if not deleted:
+    _total, rows = AuthToken.objects.filter(user=user, digest__startswith=token_id).delete()
+    if not rows.get(AuthToken._meta.label):  # the count of tokens, not of their use rows
         raise NotFound(_("No such API token."))
     _audit(request, user, "token.revoke", token_id)
 
@@ -124,7 +180,8 @@ def revoke_current_token(request: HttpRequest) -> None:
 
 
 def revoke_all(user: User, *, request: HttpRequest | None = None, why: str = "") -> int:
-    deleted, _rows = AuthToken.objects.filter(user=user).delete()
+    _total, rows = AuthToken.objects.filter(user=user).delete()
+    deleted = rows.get(AuthToken._meta.label, 0)  # tokens, not their use rows (access.TokenUse)
     if deleted:
         _audit(request, user, "token.revoke_all", str(user.pk), detail=f"{deleted} {why}".strip())
     return deleted
@@ -139,6 +196,8 @@ def _revoke_on_password_change(sender: type, instance: User, raw: bool = False,
     if raw or instance.pk is None:
         return
     if update_fields is not None and "password" not in update_fields:
+        return
+    if getattr(instance, "_rehashing", False):  # a hash upgrade at login (network.User)
         return
     changed = getattr(instance, "_password", None) is not None  # set_password() was called
     if not changed:

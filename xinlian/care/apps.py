@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.db.models import Q
 
 
 class CareConfig(AppConfig):
@@ -30,3 +31,12 @@ class CareConfig(AppConfig):
         from .work import inbox_summaries
 
         hooks.register_inbox_summaries(inbox_summaries)
+
+        # Two-step verification is required of an open crisis case's team (access/twofactor.py).
+        from xinlian.access import twofactor
+
+        from .models import Case, CaseStatus
+
+        twofactor.register_case_team_check(
+            lambda user: Case.objects.exclude(status=CaseStatus.CLOSED)
+            .filter(Q(lead_id=user.pk) | Q(members=user.pk)).exists())

@@ -20,20 +20,26 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
+from django_otp.plugins.otp_static.models import StaticDevice
+from django_otp.plugins.otp_totp.models import TOTPDevice
 from treebeard.admin import TreeAdmin
 from treebeard.forms import MoveNodeForm, movenodeform_factory
 
+from xinlian.access import twofactor
 from xinlian.access.admin import (
     PolicyPermissions,
+    ReadOnlyAdmin,
     ScopedAdmin,
     managed_posts,
     managed_units,
     people_in_scope,
 )
 from xinlian.access.policy import Cap, audit, scope_units, visible_students
+from xinlian.lib.actions import ActionError
 
 from .models import (
     Duty,
+    FirstLoginCode,
     Guardian,
     Post,
     SpecialGroup,
@@ -208,6 +214,25 @@ class PersonAdmin(ScopedAdmin, BaseUserAdmin):
     def scope(self, request: HttpRequest, qs: QuerySet) -> QuerySet:
         return qs.filter(pk__in=people_in_scope(request.user).values("pk"))
 
+    actions = ["reset_two_step"]
+
+    @admin.action(description=_("Reset two-step verification (lost phone)"))
+    def reset_two_step(self, request: HttpRequest, queryset: QuerySet) -> None:
+        """The verb's own rule and audit row for each person (never oneself: that takes a code)."""
+        done, refused = 0, []
+        for person in queryset:
+            try:
+                twofactor.reset_for(request, person.pk)
+            except ActionError as exc:
+                refused.append(f"{person.username}: {exc.text}")
+            else:
+                done += 1
+        if done:
+            self.message_user(request, _("Two-step verification reset for %(n)d people: each sets it "
+                                         "up again at their next login.") % {"n": done}, messages.SUCCESS)
+        for text in refused:
+            self.message_user(request, text, messages.ERROR)
+
 
 class GuardianForm(forms.ModelForm):
     phone = forms.CharField(label=_("phone"), max_length=32, validators=[validate_phone])
@@ -331,3 +356,33 @@ class SpecialGroupAdmin(ScopedAdmin):
 
     def scope(self, request: HttpRequest, qs: QuerySet) -> QuerySet:
         return qs
+
+
+# --- first-login codes ------------------------------------------------------------------------
+
+
+@admin.register(FirstLoginCode)
+class FirstLoginCodeAdmin(ReadOnlyAdmin):
+    """Who holds a code, until when, used or not: a list to answer "did my slip work?". Never the
+    code's hash (nothing to copy out), no adding or editing: codes come from the slips and resets."""
+
+    list_display = ["user", "created_at", "expires_at", "used_at", "issued_by"]
+    list_filter = ["used_at", "expires_at"]
+    search_fields = ["user__username", "user__full_name"]
+    list_select_related = ["user", "issued_by"]
+    fields = ["user", "created_at", "expires_at", "used_at", "issued_by"]
+    date_hierarchy = "created_at"
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        return list(self.fields)
+
+    def scope(self, request: HttpRequest, qs: QuerySet) -> QuerySet:
+        return qs.filter(user__in=people_in_scope(request.user))
+
+
+# django-otp's own admins show an authenticator's secret key and let a superuser add a device
+# with a key of their choosing for anyone: a second factor someone else holds. Devices are set
+# up by their owner (/me/two-step/) and reset with the action on a person above.
+for _model in (TOTPDevice, StaticDevice):
+    if admin.site.is_registered(_model):
+        admin.site.unregister(_model)

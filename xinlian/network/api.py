@@ -166,6 +166,8 @@ class TokenRowSerializer(serializers.Serializer):
     prefix = serializers.CharField(help_text=_("The token's first characters, to tell it apart."))
     created = serializers.DateTimeField()
     expiry = serializers.DateTimeField(allow_null=True)
+    last_used = serializers.DateTimeField(allow_null=True, help_text=_(
+        "When a request last came with this token (to the minute); null if never."))
     current = serializers.BooleanField(help_text=_("Whether this request came with this token."))
 
 
@@ -174,6 +176,14 @@ class TokenSerializer(serializers.Serializer):
     id = serializers.CharField()
     prefix = serializers.CharField()
     expiry = serializers.DateTimeField(allow_null=True)
+
+
+class ObtainTokenSerializer(AuthTokenSerializer):
+    """Username and password, and for an account with two-step verification the code."""
+
+    otp = serializers.CharField(required=False, allow_blank=True, write_only=True, help_text=_(
+        "Two-step verification: the 6-digit code from the authenticator app (or a recovery "
+        "code). Needed by the accounts that use it."))
 
 
 class RevokedSerializer(serializers.Serializer):
@@ -303,7 +313,7 @@ class ObtainToken(APIView):
 
     @extend_schema(
         summary="Obtain an API token (shown once; expires; see /api/v1/me/tokens/)",
-        request=AuthTokenSerializer,
+        request=ObtainTokenSerializer,
         responses={200: TokenSerializer},
     )
     def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
@@ -313,6 +323,8 @@ class ObtainToken(APIView):
                 return Response({"detail": refusal_text(request)}, status=403)
             return Response(serializer.errors, status=400)
         user = serializer.validated_data["user"]
+        # The second step, for those who use it: the password alone makes no token for them.
+        tokens.check_second_step(request, user, request.data.get("otp"))
         token, secret = tokens.issue_token(request, user)
         user_logged_in.send(sender=user.__class__, request=request, user=user)  # axes resets, last login
         return Response(_new_token_body(token, secret))

@@ -6,6 +6,7 @@ import datetime as dt
 import re
 from collections.abc import Iterable
 
+from django.contrib.auth.hashers import check_password
 from django.contrib.auth.models import AbstractUser, UserManager
 from django.core.exceptions import ValidationError
 from django.db import models
@@ -180,6 +181,22 @@ class User(AbstractUser):
     @property
     def number(self) -> str:
         return self.username
+
+    def check_password(self, raw_password: str) -> bool:
+        """Django's check, with its hash upgrade (new Argon2 costs) marked as not a password
+        change: the rule that revokes API tokens on a change (access/tokens.py) reads
+        ``_rehashing``. Django's own comment in its setter says the same; only the flag is ours."""
+
+        def setter(raw: str) -> None:
+            self.set_password(raw)
+            self._password = None
+            self._rehashing = True
+            try:
+                self.save(update_fields=["password"])
+            finally:
+                self._rehashing = False
+
+        return check_password(raw_password, self.password, setter)
 
     def active_posts(self, on: dt.date | None = None) -> models.QuerySet[Post]:
         return Post.objects.active(on).filter(person=self).select_related("unit")

@@ -1,14 +1,29 @@
-from django.contrib.auth import views as auth_views
 from django.urls import path, re_path
 
 import xinlian.lib.converters  # noqa: F401 — registers <id:…>: ids beyond 18 digits are a 404
 
 from . import views, views_identity, views_roster, views_settings, views_sso, views_tokens
+from .views_cas import LoginView as CASLoginView
+from .views_cas import LogoutView as CASLogoutView
+from .views_oidc import callback as oidc_callback
+from .views_oidc import start as oidc_start
+from .views_twofactor import enrol as two_step_enrol
+from .views_twofactor import mine as my_two_step
+from .views_twofactor import renew_codes as my_two_step_codes
+from .views_twofactor import turn_off as my_two_step_off
+from .views_twofactor import verify as two_step_verify
 
 urlpatterns = [
     # The password form, with a button for each configured single sign-on (views_sso.py)
     path("login/", views_sso.LoginView.as_view(), name="login"),
-    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    # Django's logout; after a CAS login it ends the CAS session too (views_cas.py)
+    path("logout/", CASLogoutView.as_view(), name="logout"),
+    # Campus CAS single sign-on: off to the CAS server and back with a ticket, which is also where
+    # the CAS server's single-logout requests arrive (views_cas.py; 404 while CAS is off)
+    path("login/cas/", CASLoginView.as_view(), name="cas-login"),
+    # OpenID Connect single sign-on: off to the provider and back (views_oidc.py; 404 while off)
+    path("login/oidc/", oidc_start, name="oidc-login"),
+    path("login/oidc/callback/", oidc_callback, name="oidc-callback"),
     # First login with a one-time code, and the slips and resets that print codes (views_identity.py)
     path("login/first/", views_identity.first_login, name="first-login"),
     path("login/first/password/", views_identity.first_login_password, name="first-login-password"),
@@ -31,6 +46,12 @@ urlpatterns = [
     path("settings/help/", views_settings.help_settings, name="settings-help"),
     path("me/notifications/", views_settings.my_notifications, name="my-notifications"),
     path("me/notifications/test/", views_settings.my_notifications_test, name="my-notifications-test"),
+    # Two-step verification (views_twofactor.py; enforced by web/twofactor_middleware.py)
+    path("login/two-step/", two_step_verify, name="two-step-verify"),
+    path("login/two-step/setup/", two_step_enrol, name="two-step-enrol"),
+    path("me/two-step/", my_two_step, name="my-two-step"),
+    path("me/two-step/recovery-codes/", my_two_step_codes, name="my-two-step-codes"),
+    path("me/two-step/off/", my_two_step_off, name="my-two-step-off"),
     # A person's API tokens (views_tokens.py; the same verbs as /api/v1/me/tokens/)
     path("me/tokens/", views_tokens.my_tokens, name="my-tokens"),
     path("me/tokens/revoke-all/", views_tokens.revoke_all_tokens, name="my-tokens-revoke-all"),

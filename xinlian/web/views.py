@@ -43,7 +43,10 @@ from xinlian.access.policy import (
 from xinlian.care import rota as care_rota
 from xinlian.care import work as care_work
 from xinlian.care.work import Work
+from xinlian.counseling import work as counseling_work
+from xinlian.duties import work as duties_work
 from xinlian.network.identity import may_issue_slips, may_reset_student
+from xinlian.network.ldapauth import login_refusal as ldap_login_refusal
 from xinlian.network.models import Duty, Post, Role, Student, StudentStatus, Unit, UnitKind, User
 from xinlian.screening import work as screening_work
 from xinlian.screening.models import Assignment, AssignmentStatus
@@ -84,6 +87,17 @@ class LoginForm(AuthenticationForm):
         widget=forms.PasswordInput(attrs={"autocomplete": "current-password",
                                           "class": "form-control form-control-lg"}),
     )
+
+    def clean(self) -> dict[str, Any]:
+        try:
+            return super().clean()
+        except forms.ValidationError:
+            # The school directory was down, or accepted a person the roster lacks: say that
+            # rather than "do not match" (network/ldapauth.py).
+            refusal = ldap_login_refusal(self.request)
+            if refusal is None:
+                raise
+            raise forms.ValidationError(refusal, code="directory") from None
 
 
 # --------------------------------------------------------------------------- helpers
@@ -298,6 +312,8 @@ def _work(request: HttpRequest) -> Work:
     """What the user owes now, gathered from the apps that own it, most urgent first."""
     work = care_work.work_for(request)
     work.add(screening_work.work_for(request))
+    work.add(counseling_work.work_for(request))
+    work.add(duties_work.work_for(request))
     return work.sorted()
 
 

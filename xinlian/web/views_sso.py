@@ -8,11 +8,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlencode
 
+from django.conf import settings
 from django.contrib.auth import views as auth_views
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.urls import reverse
+from django.utils.translation import gettext as _
 
+from xinlian.network import cas, oidc
 from xinlian.network.sso import METHODS, Refused
 
 from .views import LoginForm
@@ -27,6 +32,12 @@ class Button:
 def external_buttons(request: HttpRequest) -> list[Button]:
     """The configured ways in, each as a button above the password form."""
     buttons: list[Button] = []
+    nxt = request.GET.get("next")  # each way in keeps where the person was going
+    query = "?" + urlencode({"next": nxt}) if nxt else ""
+    if cas.enabled():  # campus CAS (views_cas.py): the campus's own way in comes first
+        buttons.append(Button(cas.button_label(), reverse("cas-login") + query))
+    if oidc.enabled():  # OpenID Connect (views_oidc.py)
+        buttons.append(Button(oidc.button_label(), reverse("oidc-login") + query))
     return buttons
 
 
@@ -39,6 +50,9 @@ class LoginView(auth_views.LoginView):
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         ctx = super().get_context_data(**kwargs)
         ctx["sso_buttons"] = external_buttons(self.request)
+        # With LDAP on, the password form takes the school directory's password too.
+        ctx["password_hint"] = (_("Or with your school account's password:") if settings.LDAP_URL
+                                else _("Or with your Xinlian password:"))
         return ctx
 
 

@@ -8,8 +8,19 @@ import json
 from django.core.management.base import BaseCommand, CommandError
 from django.utils.translation import gettext as _
 
+from xinlian.access import twofactor
 from xinlian.care.demo import seed_demo_concern, seed_demo_rota
-from xinlian.network.demo import DEFAULT_SEED, DEFAULT_STUDENTS, DemoError, demo_accounts, seed_demo
+from xinlian.counseling.demo import seed_demo_counseling
+from xinlian.duties.demo import seed_demo_reports
+from xinlian.network.demo import (
+    DEFAULT_SEED,
+    DEFAULT_STUDENTS,
+    DEMO_USERNAMES,
+    DemoError,
+    demo_accounts,
+    seed_demo,
+)
+from xinlian.network.models import User
 from xinlian.screening.demo import seed_demo_screening
 
 
@@ -53,8 +64,18 @@ class Command(BaseCommand):
             if verbose and shifts:
                 self.stdout.write(_("Seeded %(shifts)d night duty shifts for the next two weeks.")
                                   % {"shifts": shifts})
+            reports = seed_demo_reports()
+            if verbose and reports:
+                self.stdout.write(_("Seeded %(reports)d weekly peer reports of the last weeks.") % {"reports": reports})
+            bookings = seed_demo_counseling()
+            if verbose and bookings:
+                self.stdout.write(_("Seeded the counselling rota and %(bookings)d bookings for the coming week.")
+                                  % {"bookings": bookings})
             # Last, so that its red alert is raised now and the 辅导员's home opens on it.
             seed_demo_concern()
+            # The director, the psychology teacher and the administrator give a second step:
+            # an authenticator with the published demo key (access/twofactor.py, README).
+            twofactor.seed_demo_devices(User.objects.filter(username__in=DEMO_USERNAMES))
         self._print_accounts(as_json=json)
 
     def _print_accounts(self, *, as_json: bool) -> None:
@@ -71,6 +92,11 @@ class Command(BaseCommand):
         self.stdout.write(_("Demo accounts:"))
         for row in (headers, *rows):
             self.stdout.write("  " + "  ".join(_pad(str(cell), w) for cell, w in zip(row, widths, strict=True)))
+        holders = twofactor.demo_device_holders(User.objects.filter(username__in=DEMO_USERNAMES))
+        if holders:
+            self.stdout.write(_("Two-step verification for %(names)s: add the demo key %(key)s to an "
+                                "authenticator app (time-based, 6 digits), or run: oathtool --totp -b %(key)s")
+                              % {"names": ", ".join(holders), "key": twofactor.DEMO_KEY})
 
 
 def json_dumps(data: object) -> str:
