@@ -45,7 +45,7 @@ import django
 django.setup()
 from xinlian.network.models import User
 from xinlian.notify.models import Delivery
-from xinlian.notify.personal import _wecom_token, send_wecom
+from xinlian.notify.personal import wecom_token, send_wecom
 from xinlian.notify.provider import ProviderError
 from xinlian.notify.sms import send_aliyun
 
@@ -59,7 +59,7 @@ for i in range(count):
         if what == "sms":
             send_aliyun(d, "13800000001")  # paced by PERSONAL_RATE_PER_SECOND
         elif what == "token":
-            out["tokens"].append(_wecom_token())
+            out["tokens"].append(wecom_token())
             continue
         else:
             send_wecom(d)

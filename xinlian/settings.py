@@ -370,10 +370,22 @@ WECOM_API_URL = env("WECOM_API_URL", "https://qyapi.weixin.qq.com")
 WECOM_CORP_ID = env("WECOM_CORP_ID")
 WECOM_CORP_SECRET = env("WECOM_CORP_SECRET")
 WECOM_AGENT_ID = env("WECOM_AGENT_ID")
+# 企业微信 login (xinlian/network/wecom_login.py, web/views_wecom.py): on with XINLIAN_WECOM_LOGIN=1
+# and the application above (corp id, secret, agent id). The two addresses WeCom's browser is sent
+# to: the in-app authorization (inside the WeCom app) and the QR web login (any other browser).
+WECOM_LOGIN = env_bool("WECOM_LOGIN", False)
+WECOM_OAUTH_URL = env("WECOM_OAUTH_URL", "https://open.weixin.qq.com/connect/oauth2/authorize")
+WECOM_SSO_URL = env("WECOM_SSO_URL", "https://login.work.weixin.qq.com/wwlogin/sso/login")
 DINGTALK_API_URL = env("DINGTALK_API_URL", "https://oapi.dingtalk.com")
 DINGTALK_APP_KEY = env("DINGTALK_APP_KEY")
 DINGTALK_APP_SECRET = env("DINGTALK_APP_SECRET")
 DINGTALK_AGENT_ID = env("DINGTALK_AGENT_ID")
+# 钉钉 login (xinlian/network/dingtalk_login.py, web/views_dingtalk.py): on with
+# XINLIAN_DINGTALK_LOGIN=1 and the application above (AppKey, AppSecret). Its authorization page
+# and the API of its user tokens (api.dingtalk.com, apart from DINGTALK_API_URL's oapi).
+DINGTALK_LOGIN = env_bool("DINGTALK_LOGIN", False)
+DINGTALK_OAUTH_URL = env("DINGTALK_OAUTH_URL", "https://login.dingtalk.com/oauth2/auth")
+DINGTALK_LOGIN_API_URL = env("DINGTALK_LOGIN_API_URL", "https://api.dingtalk.com")
 SMS_BACKEND = env("SMS_BACKEND")  # "aliyun", "tencent" or empty (no SMS)
 SMS_API_URL = env("SMS_API_URL")  # empty: the backend's public endpoint
 SMS_ACCESS_KEY_ID = env("SMS_ACCESS_KEY_ID")

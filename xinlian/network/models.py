@@ -165,8 +165,9 @@ class User(AbstractUser):
     # A personal mobile is sensitive: encrypted at rest, like a guardian's phone (SMS alerts go to it).
     phone = EncryptedTextField(_("phone"), blank=True, default="", validators=[validate_phone])
     # The person's ids on the school's WeCom / DingTalk, for alerts sent to them personally.
-    wecom_userid = models.CharField(_("WeCom user id"), max_length=64, blank=True)
-    dingtalk_userid = models.CharField(_("DingTalk user id"), max_length=64, blank=True)
+    # Indexed: the WeCom and DingTalk logins look a person up by them (network/sso.py).
+    wecom_userid = models.CharField(_("WeCom user id"), max_length=64, blank=True, db_index=True)
+    dingtalk_userid = models.CharField(_("DingTalk user id"), max_length=64, blank=True, db_index=True)
 
     objects = UserManager()
     REQUIRED_FIELDS = ["full_name"]

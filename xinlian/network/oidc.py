@@ -23,13 +23,9 @@ read from the signed ID token, or from the userinfo answer when the token lacks 
 ``sub`` must then be the token's). Its value is the student or staff number.
 
 企业微信 and 钉钉 are not OpenID Connect providers, though both log in with an OAuth 2.0
-authorization code: neither returns an ID token. DingTalk (``login.dingtalk.com/oauth2/auth``,
-``scope=openid``) exchanges the code at its own JSON API for a user access token, then tells who
-it is (``/v1.0/contact/users/me``); WeCom (``open.work.weixin.qq.com``) answers the code, asked
-with the application's access token, with the person's ``userid``. Each needs a small adapter of
-its own: the same start and state check as here, the vendor's two calls instead of the token
-check, then ``sso.user_for_external_id`` with the roster's 企业微信/钉钉 account as the number.
-Not built yet. A campus identity system that bridges them and speaks OIDC works here as it is."""
+authorization code: neither returns an ID token. Each has its small adapter beside this one
+(``wecom_login.py``, ``dingtalk_login.py``): the vendor's own calls instead of the token check,
+then the same mapping rule."""
 
 from __future__ import annotations
 

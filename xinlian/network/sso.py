@@ -31,7 +31,12 @@ METHODS = {
     "cas": _("campus single sign-on (CAS)"),
     "oidc": _("OpenID Connect"),
     "ldap": _("the school directory (LDAP)"),
+    "wecom": _("WeCom (企业微信)"),
+    "dingtalk": _("DingTalk (钉钉)"),
 }
+
+# The roster's own account ids a way in may name a person by, before the number.
+ACCOUNT_FIELDS = {"wecom_userid", "dingtalk_userid"}
 
 # What the person is told, by reason. The same words whatever the way in.
 REASONS = {
@@ -82,8 +87,13 @@ def refuse(request: HttpRequest | None, method: str, reason: str, external_id: A
     return Refused(reason, method)
 
 
-def user_for_external_id(request: HttpRequest | None, method: str, external_id: Any) -> User:
+def user_for_external_id(request: HttpRequest | None, method: str, external_id: Any, *,
+                         field: str | None = None) -> User:
     """The person an identity system's id names, or :class:`Refused` (with its audit row).
+
+    With ``field`` (one of ACCOUNT_FIELDS: the roster's 企业微信/钉钉 account id), the person
+    whose account id it is, else the one whose number it is; an account id two people hold
+    names nobody (refused as unknown, never guessed).
 
     Does not log anyone in and writes no success row: the way in calls :func:`logged_in` once
     the session exists, so a login that fails after this (a lockout, a second factor) is not
@@ -91,7 +101,17 @@ def user_for_external_id(request: HttpRequest | None, method: str, external_id: 
     number = _clean(external_id)
     if not number:
         raise refuse(request, method, "invalid")
-    user = User.objects.filter(username=number).select_related("student").first()
+    people = User.objects.select_related("student")
+    user = None
+    if field is not None:
+        if field not in ACCOUNT_FIELDS:
+            raise ValueError(f"not an account field: {field!r}")
+        holders = list(people.filter(**{field: number})[:2])
+        if len(holders) > 1:
+            raise refuse(request, method, "unknown", number)
+        user = holders[0] if holders else None
+    if user is None:
+        user = people.filter(username=number).first()
     if user is None:
         raise refuse(request, method, "unknown", number)
     if not user.is_active:

@@ -78,13 +78,13 @@ def _agent(value: str) -> int | str:
 # --- WeCom -------------------------------------------------------------------------------------
 
 
-def _wecom_key() -> tuple[str, ...]:
+def wecom_key() -> tuple[str, ...]:
     """The shared token cache's key: a change of address or credentials fetches a new token."""
     return ("wecom", settings.WECOM_API_URL.rstrip("/"), settings.WECOM_CORP_ID,
             settings.WECOM_CORP_SECRET)
 
 
-def _wecom_token() -> str:
+def wecom_token() -> str:
     base = settings.WECOM_API_URL.rstrip("/")
 
     def fetch() -> tuple[str, int]:
@@ -97,7 +97,7 @@ def _wecom_token() -> str:
                                 rate_limited=code in WECOM_RATE_LIMITS)
         return str(answer["access_token"]), int(answer.get("expires_in", 7200))
 
-    return tokens.get(_wecom_key(), fetch)
+    return tokens.get(wecom_key(), fetch)
 
 
 def send_wecom(delivery: Delivery) -> None:
@@ -113,13 +113,13 @@ def send_wecom(delivery: Delivery) -> None:
             "textcard": {"title": title, "description": text, "url": url, "btntxt": button},
             "enable_duplicate_check": 1, "duplicate_check_interval": 1800}
     for _round in range(2):  # a second round only after the token was refused
-        token = _wecom_token()
+        token = wecom_token()
         pace(Channel.WECOM_APP)
         answer = call_json(f"{base}/cgi-bin/message/send?access_token={urllib.parse.quote(token)}",
                            body=body, method="POST")
         code = answer.get("errcode")
         if code in WECOM_TOKEN_ERRORS:
-            tokens.drop(_wecom_key(), token)
+            tokens.drop(wecom_key(), token)
             continue
         break
     if code == 0:
@@ -138,12 +138,12 @@ def _dingtalk_rate_limited(answer: dict[str, Any]) -> bool:
     return answer.get("errcode") in DINGTALK_RATE_LIMITS or answer.get("status") == 1111
 
 
-def _dingtalk_key() -> tuple[str, ...]:
+def dingtalk_key() -> tuple[str, ...]:
     return ("dingtalk", settings.DINGTALK_API_URL.rstrip("/"), settings.DINGTALK_APP_KEY,
             settings.DINGTALK_APP_SECRET)
 
 
-def _dingtalk_token() -> str:
+def dingtalk_token() -> str:
     base = settings.DINGTALK_API_URL.rstrip("/")
 
     def fetch() -> tuple[str, int]:
@@ -156,7 +156,7 @@ def _dingtalk_token() -> str:
                                 rate_limited=_dingtalk_rate_limited(answer))
         return str(answer["access_token"]), int(answer.get("expires_in", 7200))
 
-    return tokens.get(_dingtalk_key(), fetch)
+    return tokens.get(dingtalk_key(), fetch)
 
 
 def send_dingtalk(delivery: Delivery) -> None:
@@ -170,14 +170,14 @@ def send_dingtalk(delivery: Delivery) -> None:
     body = {"agent_id": _agent(settings.DINGTALK_AGENT_ID), "userid_list": userid,
             "msg": {"msgtype": "text", "text": {"content": f"{title}\n{text}\n{url}"}}}
     for _round in range(2):
-        token = _dingtalk_token()
+        token = dingtalk_token()
         pace(Channel.DINGTALK_APP)
         answer = call_json(
             f"{base}/topapi/message/corpconversation/asyncsend_v2?access_token={urllib.parse.quote(token)}",
             body=body, method="POST")
         code = answer.get("errcode")
         if code in DINGTALK_TOKEN_ERRORS:
-            tokens.drop(_dingtalk_key(), token)
+            tokens.drop(dingtalk_key(), token)
             continue
         break
     if code == 0:

@@ -5,6 +5,8 @@ import xinlian.lib.converters  # noqa: F401 — registers <id:…>: ids beyond 1
 from . import views, views_identity, views_roster, views_settings, views_sso, views_tokens
 from .views_cas import LoginView as CASLoginView
 from .views_cas import LogoutView as CASLogoutView
+from .views_dingtalk import callback as dingtalk_callback
+from .views_dingtalk import start as dingtalk_start
 from .views_oidc import callback as oidc_callback
 from .views_oidc import start as oidc_start
 from .views_twofactor import enrol as two_step_enrol
@@ -12,6 +14,8 @@ from .views_twofactor import mine as my_two_step
 from .views_twofactor import renew_codes as my_two_step_codes
 from .views_twofactor import turn_off as my_two_step_off
 from .views_twofactor import verify as two_step_verify
+from .views_wecom import callback as wecom_callback
+from .views_wecom import start as wecom_start
 
 urlpatterns = [
     # The password form, with a button for each configured single sign-on (views_sso.py)
@@ -24,6 +28,12 @@ urlpatterns = [
     # OpenID Connect single sign-on: off to the provider and back (views_oidc.py; 404 while off)
     path("login/oidc/", oidc_start, name="oidc-login"),
     path("login/oidc/callback/", oidc_callback, name="oidc-callback"),
+    # 企业微信 login: off to WeCom and back (views_wecom.py; 404 while off)
+    path("login/wecom/", wecom_start, name="wecom-login"),
+    path("login/wecom/callback/", wecom_callback, name="wecom-callback"),
+    # 钉钉 login: off to DingTalk and back (views_dingtalk.py; 404 while off)
+    path("login/dingtalk/", dingtalk_start, name="dingtalk-login"),
+    path("login/dingtalk/callback/", dingtalk_callback, name="dingtalk-callback"),
     # First login with a one-time code, and the slips and resets that print codes (views_identity.py)
     path("login/first/", views_identity.first_login, name="first-login"),
     path("login/first/password/", views_identity.first_login_password, name="first-login-password"),

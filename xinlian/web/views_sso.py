@@ -17,7 +17,7 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.utils.translation import gettext as _
 
-from xinlian.network import cas, oidc
+from xinlian.network import cas, dingtalk_login, oidc, wecom_login
 from xinlian.network.sso import METHODS, Refused
 
 from .views import LoginForm
@@ -38,6 +38,12 @@ def external_buttons(request: HttpRequest) -> list[Button]:
         buttons.append(Button(cas.button_label(), reverse("cas-login") + query))
     if oidc.enabled():  # OpenID Connect (views_oidc.py)
         buttons.append(Button(oidc.button_label(), reverse("oidc-login") + query))
+    if wecom_login.enabled():  # 企业微信 (views_wecom.py): inside the WeCom app, the way in
+        wecom = Button(wecom_login.button_label(), reverse("wecom-login") + query)
+        buttons.insert(0 if wecom_login.in_wecom(request) else len(buttons), wecom)
+    if dingtalk_login.enabled():  # 钉钉 (views_dingtalk.py): inside the DingTalk app, the way in
+        ding = Button(dingtalk_login.button_label(), reverse("dingtalk-login") + query)
+        buttons.insert(0 if dingtalk_login.in_dingtalk(request) else len(buttons), ding)
     return buttons
 
 
