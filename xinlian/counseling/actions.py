@@ -76,8 +76,7 @@ def _id(raw: Any) -> int:
     return number
 
 
-def when_text(at: dt.datetime) -> str:
-    return timezone.localtime(at, rules.zone()).strftime("%Y-%m-%d %H:%M")
+when_text = rules.when_text
 
 
 def _date(name: str, raw: Any, errors: dict[str, list[Any]]) -> dt.date | None:

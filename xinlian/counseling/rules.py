@@ -43,6 +43,11 @@ def zone() -> ZoneInfo:
     return ZoneInfo(settings.TIME_ZONE)
 
 
+def when_text(at: dt.datetime) -> str:
+    """A booking's time as every notification says it, in the school's zone."""
+    return timezone.localtime(at, zone()).strftime("%Y-%m-%d %H:%M")
+
+
 def local_day(at: dt.datetime) -> dt.date:
     return timezone.localtime(at, zone()).date()
 
@@ -286,7 +291,7 @@ def send_reminders(now: dt.datetime | None = None) -> int:
         with transaction.atomic():
             if not Booking.objects.filter(pk=booking.pk, reminded_at__isnull=True).update(reminded_at=now):
                 continue
-            when = timezone.localtime(booking.starts_at, zone()).strftime("%Y-%m-%d %H:%M")
-            notify_users([booking.client], REMINDER, {"when": when}, reverse("counseling:appointments"))
+            notify_users([booking.client], REMINDER, {"when": when_text(booking.starts_at)},
+                         reverse("counseling:appointments"))
             sent += 1
     return sent
