@@ -31,6 +31,8 @@ Benchmarks:
   peer_reports   Monday rush: 5,000 peer reporters POST their weekly report over HTTP (gunicorn, a
                  worker running; window compressed to 300 s), 1 in 20 flagging a student: errors,
                  p99, urgent flag → alert; completeness table of a 50,000-student school: queries, ms
+  counseling_load  a counsellor's day view, caseload, week and the director's overview with 5,000
+                 sessions on record (and 500): query count (equal), median and p99 server time
 
 Figures are printed and saved to bench/results/<name>.json, one entry per database vendor,
 with the machine, the date and the medians. ``--db postgres`` uses XINLIAN_DATABASE_URL (its
@@ -61,7 +63,7 @@ from common import (  # noqa: E402 — the path above makes bench/ importable wh
 BENCHMARKS = ("network_pages", "roster_import", "alert_latency", "escalation_lateness", "worker_crash",
               "screening_submit", "freshman_week", "rescore", "floor", "school_size",
               "personal_latency", "personal_burst", "first_logins", "slips_college", "slot_release",
-              "peer_reports")
+              "peer_reports", "counseling_load")
 
 
 def bench_network_pages(vendor: str, args: argparse.Namespace) -> dict:
@@ -235,6 +237,12 @@ def bench_peer_reports(vendor: str, args: argparse.Namespace) -> dict:
     return run_benchmark(vendor, args)
 
 
+def bench_counseling_load(vendor: str, args: argparse.Namespace) -> dict:
+    from counseling_load import run_benchmark
+
+    return run_benchmark(vendor, args)
+
+
 def bench_personal(name: str):  # noqa: ANN201
     def run(vendor: str, args: argparse.Namespace) -> dict:
         from personal import run_benchmark
@@ -369,7 +377,8 @@ def print_summary(name: str, vendor: str, payload: dict) -> None:
                 print("  " + "\n  ".join(run["stderr_tail"] or run["stdout_tail"]))
         print(f"checks {payload['checks']}")
         print(f"target < {payload['target_seconds']:g} s: " + ("met" if payload["within_target"] else "NOT met"))
-    elif name in ("floor", "school_size", "first_logins", "slips_college", "slot_release", "peer_reports"):
+    elif name in ("floor", "school_size", "first_logins", "slips_college", "slot_release", "peer_reports",
+                  "counseling_load"):
         __import__(name).print_summary(payload)
     elif name in ("personal_latency", "personal_burst"):
         __import__("personal").print_summary(name, payload)
@@ -425,6 +434,10 @@ def main() -> None:
     parser.add_argument("--peer-window", type=float, default=300.0,
                         help="peer_reports: seconds over which they submit (the issue's 600 s, compressed)")
     parser.add_argument("--peer-students", type=int, default=50_000, help="peer_reports: students seeded")
+    parser.add_argument("--caseload-sessions", type=int, default=5_000, help="counseling_load: sessions on record")
+    parser.add_argument("--caseload-small", type=int, default=500,
+                        help="counseling_load: the small seed (query counts must be equal)")
+    parser.add_argument("--caseload-runs", type=int, default=100, help="counseling_load: timed requests per page")
     args = parser.parse_args()
     unknown = set(args.names) - set(BENCHMARKS)
     if unknown:
@@ -445,7 +458,8 @@ def main() -> None:
                   "floor": bench_floor, "school_size": bench_school_size,
                   "personal_latency": bench_personal(name), "personal_burst": bench_personal(name),
                   "first_logins": bench_first_logins, "slips_college": bench_slips_college,
-                  "slot_release": bench_slot_release, "peer_reports": bench_peer_reports}[name]
+                  "slot_release": bench_slot_release, "peer_reports": bench_peer_reports,
+                  "counseling_load": bench_counseling_load}[name]
         try:
             payload = runner(vendor, args)
         except Exception as exc:  # one failing benchmark must not hide the others' figures

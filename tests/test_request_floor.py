@@ -13,7 +13,7 @@ import openpyxl
 from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY, get_user
 from django.contrib.sessions.backends.base import UpdateError
 from django.contrib.sessions.models import Session
-from django.db import connection
+from django.db import IntegrityError, connection, transaction
 from django.http import HttpResponse
 from django.test import RequestFactory, override_settings
 from django.test.utils import CaptureQueriesContext
@@ -22,12 +22,21 @@ from django.utils import timezone
 
 from tests.base import NetworkTestCase
 from tests.test_screening_api import ScreeningApiTestCase
+from xinlian.care.models import Tier, TimelineEntry
 from xinlian.lib import hotsql, xlsx
 from xinlian.lib.spreadsheet import write_xlsx
 from xinlian.notify.models import Channel, Delivery
 from xinlian.notify.views import inbox_badge
 from xinlian.screening import actions as screening_actions
-from xinlian.screening.models import Assignment, AssignmentStatus
+from xinlian.screening import api as screening_api
+from xinlian.screening.models import (
+    NATIONAL_HOTLINE,
+    Assignment,
+    AssignmentStatus,
+    CentreSettings,
+    Result,
+    SubmitAction,
+)
 from xinlian.web import middleware
 from xinlian.web.middleware import (
     HEALTHY_SECONDS,
@@ -370,6 +379,118 @@ class SubmitCountWithUserTests(ScreeningApiTestCase):
         self.assertIsNone(hotsql.loaded_column(request, "m", self.student_a1.user))
         del request.user_columns
         self.assertIsNone(hotsql.loaded_column(request, "n", self.student_a1.user))
+
+
+def _statements(ctx: CaptureQueriesContext) -> list[str]:
+    """The statements of a request without the savepoints of the test's transaction."""
+    return [q["sql"] for q in ctx.captured_queries if "SAVEPOINT" not in q["sql"]]
+
+
+class ApiSubmitFloorTests(ScreeningApiTestCase):
+    """The API's submit (issue 10 §4, session 18): the rate limit's count loaded with the user,
+    as for the page; the centre's help from the per-process settings; the body built without
+    building the serializer's fields, the same body as ScreeningSubmittedSerializer's."""
+
+    def submit(self, key: str, **extra):
+        return self.post(reverse("screening-api:submit", args=[self.a1.pk]), {"key": key}, **extra)
+
+    def test_the_count_comes_with_the_user_and_the_help_from_the_process(self) -> None:
+        CentreSettings.objects.create(school=self.school, help_phone="010-62751234", help_hours="8:00–17:00")
+        self.consent_and_answer("student_a1_user", self.a1, 0)
+        self.submit("warm-the-caches")  # a1 submitted: its replay below fills nothing new
+        Assignment.objects.filter(pk=self.a1.pk).update(status=AssignmentStatus.IN_PROGRESS, submitted_at=None,
+                                                        submit_key="", action_due=None)
+        Result.objects.filter(assignment=self.a1).delete()
+        with CaptureQueriesContext(connection) as ctx:
+            response = self.submit("api-floor-k")
+        self.assertEqual(response.status_code, 200, response.content)
+        sql = _statements(ctx)
+        # The session with the user and the count; the claim; the saved answers; the results.
+        self.assertEqual(len(sql), 4, sql)
+        self.assertIn("FROM screening_assignment a WHERE a.user_id = t.id", sql[0])
+        self.assertFalse([q for q in sql if 'COUNT(*) AS "__count"' in q])  # no count of its own
+        self.assertFalse([q for q in sql if "screening_centresettings" in q or '"network_unit"' in q])
+        self.assertEqual(response.wsgi_request.user_columns, {screening_actions.SUBMITS_LAST_HOUR: 0})
+        body = response.json()
+        self.assertEqual((body["submitted"], body["replay"]), (True, False))
+        self.assertEqual((body["help"]["phone"], body["help"]["hours"]), ("010-62751234", "8:00–17:00"))
+        self.a1.refresh_from_db()
+        self.assertEqual(self.a1.status, AssignmentStatus.SUBMITTED)
+
+    def test_the_body_is_the_serializers_and_changed_help_shows_at_once(self) -> None:
+        self.consent_and_answer("student_a1_user", self.a1, 0)
+        first = self.submit("api-body-k")
+        self.assertEqual(first.status_code, 200)
+        outcome = screening_actions.SubmitOutcome(Assignment.objects.select_related("campaign").get(pk=self.a1.pk),
+                                                  replay=True)
+        expected = screening_api.ScreeningSubmittedSerializer({
+            "submitted": True, "replay": True, "help": screening_api._help(outcome.assignment)}).data
+        replay = self.submit("api-body-k2")
+        self.assertEqual(replay.json(), expected)
+        self.assertEqual(replay.json()["help"]["hotline"], NATIONAL_HOTLINE)
+        # Settings saved by the centre show on the next submit of this process at once.
+        CentreSettings.objects.update_or_create(school=self.school, defaults={"help_place": "学生活动中心 201"})
+        self.assertEqual(self.submit("api-body-k3").json()["help"]["place"], "学生活动中心 201")
+
+    @override_settings(SCREENING_SUBMIT_RATE_PER_HOUR=1)
+    def test_the_limit_still_refuses_on_the_api_with_the_count_loaded_with_the_user(self) -> None:
+        other = SubmitRateFixture.submitted_elsewhere(self)
+        self.consent_and_answer("student_a1_user", self.a1, 0)
+        response = self.submit("api-limited")
+        self.assertEqual(response.status_code, 429)
+        self.assertEqual(response.wsgi_request.user_columns, {screening_actions.SUBMITS_LAST_HOUR: 1})
+        self.a1.refresh_from_db()
+        self.assertNotEqual(self.a1.status, AssignmentStatus.SUBMITTED)
+        Assignment.objects.filter(pk=other.pk).update(submitted_at=timezone.now() - dt.timedelta(minutes=61))
+        self.assertEqual(self.submit("api-later").status_code, 200)
+
+
+class ResultsWithMarkTests(ScreeningApiTestCase):
+    """A critical or positive submission's ``action_due`` mark goes with its results: on
+    PostgreSQL in the INSERT's own statement (a data-modifying WITH), elsewhere just before it;
+    all or nothing either way."""
+
+    def test_a_critical_submit_marks_the_assignment_with_its_results(self) -> None:
+        self.consent_and_answer("student_a1_user", self.a1, 3)  # item 9 answered: critical
+        with CaptureQueriesContext(connection) as ctx:
+            response = self.client.post(reverse("screening:submit", args=[self.a1.pk]), {"key": "crit-k"})
+        self.assertEqual(response.status_code, 303)
+        sql = _statements(ctx)
+        marks = [q for q in sql if "SET action_due = " in q and not q.startswith("UPDATE screening_assignment SET status")]
+        self.assertEqual(len(marks), 1, sql)
+        if connection.vendor == "postgresql":
+            self.assertTrue(marks[0].startswith("WITH _before AS (UPDATE screening_assignment SET action_due"), marks)
+            self.assertIn('INSERT INTO "screening_result"', marks[0])
+        else:
+            self.assertTrue(marks[0].startswith("UPDATE screening_assignment SET action_due"), marks)
+        self.a1.refresh_from_db()
+        self.assertEqual((self.a1.status, self.a1.action_due), (AssignmentStatus.SUBMITTED, SubmitAction.URGENT))
+        self.assertEqual(Result.objects.filter(assignment=self.a1, critical=True).count(), 1)
+
+    def test_a_plain_submit_writes_no_mark(self) -> None:
+        self.consent_and_answer("student_a1_user", self.a1, 0)
+        with CaptureQueriesContext(connection) as ctx:
+            self.client.post(reverse("screening:submit", args=[self.a1.pk]), {"key": "plain-k"})
+        self.assertFalse([q for q in _statements(ctx) if "WITH _before" in q or "SET action_due = %s" in q])
+        self.a1.refresh_from_db()
+        self.assertEqual(self.a1.action_due, SubmitAction.RECORD)
+
+    def test_the_insert_and_its_companion_write_are_all_or_nothing(self) -> None:
+        student = self.student_a1
+        mark = ("UPDATE screening_assignment SET action_due = %s WHERE id = %s", [int(SubmitAction.URGENT), self.a1.pk])
+        bad = TimelineEntry(student_id=None, kind="floor", tier=Tier.RISK, text="x")  # NOT NULL: refused
+        with self.assertRaises(IntegrityError), transaction.atomic():
+            hotsql.insert([bad], along=mark)
+        self.a1.refresh_from_db()
+        self.assertIsNone(self.a1.action_due)
+        good = TimelineEntry(student=student, kind="floor", tier=Tier.RISK, text="x")
+        with CaptureQueriesContext(connection) as ctx:
+            hotsql.insert([good], along=mark)
+        self.assertEqual(len(ctx.captured_queries), 1 if connection.vendor == "postgresql" else 2)
+        self.assertIsNotNone(good.pk)
+        self.assertTrue(TimelineEntry.objects.filter(pk=good.pk, kind="floor").exists())
+        self.a1.refresh_from_db()
+        self.assertEqual(self.a1.action_due, SubmitAction.URGENT)
 
 
 class SubmitRateFixture:

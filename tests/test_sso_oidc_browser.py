@@ -27,7 +27,8 @@ class OIDCInTheBrowserTests(StaticLiveServerTestCase):
         super().setUpClass()
         try:
             cls.op = Provider([f"{cls.live_server_url}/login/oidc/callback/"],
-                              ["S0001", "T1001", "NOBODY-42"]).start()
+                              ["S0001", "T1001", "NOBODY-42"],
+                              post_logout_redirect_uris=[f"{cls.live_server_url}/login/"]).start()
         except Exception:
             super().tearDownClass()
             raise
@@ -85,6 +86,21 @@ class OIDCInTheBrowserTests(StaticLiveServerTestCase):
                 self.assertIn("张小明", page.inner_text("body"))
                 self.assertTrue(page.evaluate(NO_OVERFLOW), "home overflows on a phone")
                 self.shot(page, "phone-student-in")
+
+                # Logging out ends the provider's session too (RP-initiated logout): the phone
+                # passes through the provider's end-session endpoint and back to the login page,
+                # and the school-account button asks for the password again.
+                page.tap(".navbar-toggler")
+                page.locator("details.xl-account summary").tap()
+                visited: list[str] = []
+                page.on("request", lambda r: visited.append(r.url))
+                page.locator("form[action='/logout/'] button").tap()
+                page.wait_for_url(f"{self.live_server_url}/login/")
+                self.assertTrue(any(u.startswith(f"{self.op.issuer}/logout/?") for u in visited), visited)
+                self.shot(page, "phone-logged-out")
+                page.click("a.btn[href^='/login/oidc/']")
+                page.wait_for_url(f"{self.op.url}/accounts/login/**")
+                self.assertEqual(page.locator("#id_password").count(), 1)
 
                 # A number the roster lacks: the refusal page, in Chinese and in English.
                 for locale, words in (("zh-CN", "心联的名单中没有这个账号"), ("en-US", "not in Xinlian's roster")):

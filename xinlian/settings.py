@@ -97,6 +97,9 @@ INSTALLED_APPS = [
     "xinlian.screening",
     "xinlian.duties",
     "xinlian.counseling",
+    "xinlian.activities",
+    "xinlian.training",
+    "xinlian.planning",
     "xinlian.web",
 ]
 
@@ -293,6 +296,9 @@ OIDC_OP_AUTHORIZATION_ENDPOINT = env("OIDC_AUTHORIZATION_ENDPOINT").strip()
 OIDC_OP_TOKEN_ENDPOINT = env("OIDC_TOKEN_ENDPOINT").strip()
 OIDC_OP_USER_ENDPOINT = env("OIDC_USERINFO_ENDPOINT").strip()
 OIDC_OP_JWKS_ENDPOINT = env("OIDC_JWKS_ENDPOINT").strip()
+# Where logging out of Xinlian also ends the provider's session (RP-initiated logout); empty:
+# the discovery document's end_session_endpoint; "off": Xinlian's own session only.
+OIDC_OP_LOGOUT_ENDPOINT = env("OIDC_LOGOUT_ENDPOINT").strip()
 OIDC_RP_CLIENT_ID = env("OIDC_CLIENT_ID").strip()
 OIDC_RP_CLIENT_SECRET = env("OIDC_CLIENT_SECRET")
 OIDC_RP_SCOPES = env("OIDC_SCOPES", "openid profile").strip()
@@ -353,6 +359,10 @@ WHITENOISE_AUTOREFRESH = DEBUG
 # A roster upload may be large (50,000 rows is a few MB); anything over this is refused.
 ROSTER_MAX_UPLOAD_BYTES = int(env("ROSTER_MAX_UPLOAD_BYTES", str(20 * 1024 * 1024)))
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
+# Activity photos: the largest accepted (MB), and where they are kept (never under static:
+# served only by activities.views.photo, which checks access).
+ACTIVITY_PHOTO_MAX_MB = float(env("ACTIVITY_PHOTO_MAX_MB", "5"))
+PRIVATE_MEDIA_ROOT = Path(env("PRIVATE_MEDIA_ROOT", str(DATA_DIR / "private"))).resolve()
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 
 EMAIL_HOST = env("EMAIL_HOST", "localhost")
@@ -445,6 +455,11 @@ SPECTACULAR_SETTINGS = {
         "CampaignStatusEnum": "xinlian.screening.models.CampaignStatus",
         "AssignmentStatusEnum": "xinlian.screening.models.AssignmentStatus",
         "InterviewStatusEnum": "xinlian.screening.models.InterviewStatus",
+        "WorkPlanStatusEnum": "xinlian.planning.models.PlanStatus",
+        "WorkPlanKindEnum": "xinlian.planning.models.PlanKind",
+        "PlanTaskStatusEnum": "xinlian.planning.models.TaskStatus",
+        "AttendanceStatusEnum": "xinlian.training.models.AttendanceStatus",
+        "TrainingAudienceEnum": "xinlian.training.models.Audience",
     },
 }
 

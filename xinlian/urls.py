@@ -18,5 +18,11 @@ urlpatterns = [
     path("inbox/", include("xinlian.notify.urls")),
     path("api/v1/duties/", include("xinlian.duties.api_urls")),
     path("duties/", include("xinlian.duties.urls")),
+    path("api/v1/activities/", include("xinlian.activities.api_urls")),
+    path("activities/", include("xinlian.activities.urls")),
+    path("api/v1/training/", include("xinlian.training.api_urls")),
+    path("training/", include("xinlian.training.urls")),
+    path("api/v1/planning/", include("xinlian.planning.api_urls")),
+    path("planning/", include("xinlian.planning.urls")),
     path("", include("xinlian.web.urls")),
 ]

@@ -33,8 +33,10 @@ CLIENT_SECRET = "xinlian-test-secret-0123456789"
 class Provider:
     """``with Provider(redirect_uris, users) as op:`` — started on a free port, stopped at the end."""
 
-    def __init__(self, redirect_uris: list[str], users: list[str], *, tls: bool = False) -> None:
+    def __init__(self, redirect_uris: list[str], users: list[str], *, tls: bool = False,
+                 post_logout_redirect_uris: list[str] | None = None) -> None:
         self.redirect_uris = redirect_uris
+        self.post_logout_redirect_uris = post_logout_redirect_uris or []
         self.users = users
         self.tls = tls
         self.ca_file = ""  # with tls: the PEM of the CA that signed the provider's certificate
@@ -55,6 +57,7 @@ class Provider:
             "OIDC_TEST_SETUP": json.dumps({
                 "users": self.users, "password": PASSWORD, "client_id": CLIENT_ID,
                 "client_secret": CLIENT_SECRET, "redirect_uris": self.redirect_uris,
+                "post_logout_redirect_uris": self.post_logout_redirect_uris,
             }),
             "PYTHONPATH": str(ROOT),
         })
@@ -110,23 +113,31 @@ class Provider:
         values.update(more)
         return values
 
-    def authorize(self, authorize_url: str, username: str) -> str:
+    def authorize(self, authorize_url: str, username: str, browser: requests.Session | None = None) -> str:
         """As a browser would: log in at the provider, then follow the authorization URL.
-        Returns the URL the provider sends the browser back to (Xinlian's callback)."""
-        with requests.Session() as browser:
-            # Per call: a session's own verify loses to REQUESTS_CA_BUNDLE from the environment.
-            tls = {"verify": self.ca_file or True, "timeout": 10}
-            login = f"{self.url}/accounts/login/"
-            page = browser.get(login, **tls)
-            token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text)
-            assert token, "no CSRF token on the provider's login page"
-            done = browser.post(login, data={"csrfmiddlewaretoken": token.group(1), "username": username,
-                                             "password": PASSWORD, "next": "/"},
-                                headers={"Referer": login}, allow_redirects=False, **tls)
-            assert done.status_code == 302, f"provider login failed: {done.status_code}"
-            answer = browser.get(authorize_url, allow_redirects=False, **tls)
-            assert answer.status_code == 302, f"provider did not redirect back: {answer.status_code}"
-            return urljoin(authorize_url, answer.headers["Location"])
+        Returns the URL the provider sends the browser back to (Xinlian's callback). With
+        ``browser``, that browser keeps the provider's session (for the logout tests)."""
+        if browser is None:
+            with requests.Session() as own:
+                return self.authorize(authorize_url, username, own)
+        # Per call: a session's own verify loses to REQUESTS_CA_BUNDLE from the environment.
+        tls = {"verify": self.ca_file or True, "timeout": 10}
+        login = f"{self.url}/accounts/login/"
+        page = browser.get(login, **tls)
+        token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text)
+        assert token, "no CSRF token on the provider's login page"
+        done = browser.post(login, data={"csrfmiddlewaretoken": token.group(1), "username": username,
+                                         "password": PASSWORD, "next": "/"},
+                            headers={"Referer": login}, allow_redirects=False, **tls)
+        assert done.status_code == 302, f"provider login failed: {done.status_code}"
+        return self.follow(authorize_url, browser)
+
+    def follow(self, authorize_url: str, browser: requests.Session) -> str:
+        """The authorization URL in ``browser``: where the provider sends it (its own login page
+        when the browser has no session there, else back to Xinlian's callback)."""
+        answer = browser.get(authorize_url, allow_redirects=False, verify=self.ca_file or True, timeout=10)
+        assert answer.status_code == 302, f"provider did not redirect: {answer.status_code}"
+        return urljoin(authorize_url, answer.headers["Location"])
 
 
 def query_of(url: str) -> dict[str, str]:

@@ -50,6 +50,7 @@ def main() -> None:
         client_type=Application.CLIENT_CONFIDENTIAL,
         authorization_grant_type=Application.GRANT_AUTHORIZATION_CODE,
         redirect_uris=" ".join(setup["redirect_uris"]), algorithm=Application.RS256_ALGORITHM,
+        post_logout_redirect_uris=" ".join(setup.get("post_logout_redirect_uris", [])),
         skip_authorization=True,
     )
     django_app = get_wsgi_application()

@@ -44,6 +44,11 @@ OAUTH2_PROVIDER = {
     "OIDC_ENABLED": True,
     "OIDC_RSA_PRIVATE_KEY": os.environ.get("OIDC_TEST_RSA_KEY", ""),
     "PKCE_REQUIRED": True,
+    # RP-initiated logout: Xinlian's logout sends the browser to /o/logout/ with id_token_hint.
+    "OIDC_RP_INITIATED_LOGOUT_ENABLED": True,
+    # Its default asks the person "log out here too?" every time; many campus providers do not
+    # when the hint names the person logged in, as here (the page would be one more tap).
+    "OIDC_RP_INITIATED_LOGOUT_ALWAYS_PROMPT": False,
     "SCOPES": {"openid": "OpenID Connect", "profile": "Profile"},
     "OAUTH2_VALIDATOR_CLASS": "tests.oidc_provider.validator.Validator",
 }

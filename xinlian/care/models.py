@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
@@ -794,8 +795,10 @@ class Case(models.Model):
 
     def closure_missing(self) -> list[str]:
         """What closing this case still needs: a safety plan, and — when the student was
-        referred — a return-to-school assessment (a referral record with it filled in). Codes:
-        "safety_plan", "return_assessment"."""
+        referred — a return-to-school assessment (a referral record with it filled in); and when
+        an app above care knows the student came back from a leave of absence without a return
+        assessment (``RETURN_CHECKS``), that assessment. Codes: "safety_plan",
+        "return_assessment", "return_after_leave"."""
         kinds = list(self.records.filter(kind__in=[RecordKind.SAFETY_PLAN, RecordKind.REFERRAL]))
         missing = []
         if not any(r.kind == RecordKind.SAFETY_PLAN for r in kinds):
@@ -803,6 +806,8 @@ class Case(models.Model):
         referrals = [r for r in kinds if r.kind == RecordKind.REFERRAL]
         if referrals and not any(str(r.content.get("return_assessment") or "").strip() for r in referrals):
             missing.append("return_assessment")
+        if any(check(self) for check in RETURN_CHECKS):
+            missing.append("return_after_leave")
         return missing
 
     def closure_requester_id(self) -> int | None:
@@ -907,10 +912,18 @@ class RecordKind(models.TextChoices):
     REOPEN = "reopen", _("Reopened")
 
 
+# Checks registered by apps above care (which care cannot import): each takes a case and says
+# whether its student came back from a leave of absence (休学 → 复学) with no return-to-school
+# assessment since. Counselling, which records leaves and assessments, registers one at start.
+RETURN_CHECKS: list[Callable[[Case], bool]] = []
+
 CLOSURE_NEEDS = {
     "safety_plan": _("Add a safety plan before asking to close the case."),
     "return_assessment": _("The student was referred: record the return-to-school assessment (in a "
                            "referral record) before asking to close the case."),
+    "return_after_leave": _("The student came back from a leave of absence: a counsellor records the "
+                            "return-to-school assessment (counselling, leave and return) before the "
+                            "case can be closed."),
 }
 SELF_REVIEW = _("Someone other than the person who asked for the closure reviews it.")
 CASE_LEVEL_REASON = "危机个案已开案 · crisis case opened"

@@ -73,6 +73,7 @@ class WorkItem:
     ack_url: str = ""               # an alert's 签收 form, right on the item
     severity: int = 0               # larger: more severe (ties of the deadline)
     lines: list[tuple[str, str]] = field(default_factory=list)  # (text, url) under the item
+    post_id: int | None = None      # the post it is owed from, when one: "my duties" files it there
 
     @property
     def sort_key(self) -> tuple[int, float, int]:

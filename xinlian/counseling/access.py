@@ -16,7 +16,7 @@ from xinlian.access.policy import active_posts_of, audit
 from xinlian.lib.actions import NotFound
 from xinlian.network.models import Role, Unit, User
 
-from .models import Booking, Slot
+from .models import Booking, CounselingGroup, Session, Slot
 from .rules import STAFF_ROLES
 
 
@@ -90,3 +90,99 @@ def editable_counsellors(user: User) -> dict[int, list[User]]:
 def visible_slots(user: User) -> QuerySet[Slot]:
     """Slots of the schools where ``user`` is counselling staff (their rota views)."""
     return Slot.objects.filter(school_id__in=[u.pk for u in staff_schools(user)])
+
+
+# --- sessions (issue 11, second slice: Z1) -----------------------------------------------------------
+# The fact of a session is counselling staff's (every counsellor and the director of its school)
+# and its episode's named supervisor's; its record (the structured summary, the notes, who of the
+# family came: tier 5) is read only by the session's counsellor, the centre director and the
+# named supervisor, each read audited. The director's load views show that a session exists and
+# its attendance, never the record.
+
+def visible_sessions(user: User) -> QuerySet[Session]:
+    """Sessions ``user`` may know of: their schools' (counselling staff), and those of the
+    episodes they supervise."""
+    from django.db.models import Q
+
+    schools = [u.pk for u in staff_schools(user)]
+    uid = getattr(user, "pk", None)
+    if uid is None:
+        return Session.objects.none()
+    return Session.objects.filter(Q(school_id__in=schools) | Q(episode__supervisor_id=uid))
+
+
+def visible_groups(user: User) -> QuerySet[CounselingGroup]:
+    """Counselling groups of the schools where ``user`` is counselling staff (a group's name
+    says what it works on: staff only)."""
+    return CounselingGroup.objects.filter(school_id__in=[u.pk for u in staff_schools(user)])
+
+
+def get_session_for_user(request: HttpRequest, pk: int, action: str = "counseling.session.view") -> Session:
+    """The session, or NotFound (audited) outside the reader's reach."""
+    user: User = request.user  # type: ignore[assignment]
+    session = (visible_sessions(user).select_related("episode", "episode__client", "group", "counsellor", "room",
+                                                     "booking").filter(pk=pk).first())
+    if session is None:
+        audit(request, action, object_type="counseling.session", object_id=str(pk), result=AuditResult.DENIED)
+        raise NotFound
+    return session
+
+
+def reads_session_record(user: User, session: Session) -> bool:
+    """Tier 5: the session's counsellor, the centre director of its school, the episode's
+    named supervisor."""
+    uid = getattr(user, "pk", None)
+    if uid is None:
+        return False
+    if session.counsellor_id == uid or is_director(user, session.school_id):
+        return True
+    return session.episode_id is not None and session.episode.supervisor_id == uid
+
+
+def writes_session_record(user: User, session: Session) -> bool:
+    """Attendance and the record are written by the session's counsellor or the director."""
+    return session.counsellor_id == getattr(user, "pk", None) or is_director(user, session.school_id)
+
+
+RECORD_FIELDS = ("presenting", "assessment", "intervention", "plan", "notes", "family_present")
+
+
+def read_session_record(request: HttpRequest, session: Session) -> dict[str, object] | None:
+    """The tier-5 record for its readers (one audit row per read); None for anyone else."""
+    user: User = request.user  # type: ignore[assignment]
+    if not reads_session_record(user, session):
+        return None
+    audit(request, "counseling.session.record.read", session)
+    return {name: getattr(session, name) for name in RECORD_FIELDS}
+
+
+# --- referrals, return to school, closing (Z3) ------------------------------------------------------
+
+
+def in_counselling(student_ids: list[int] | set[int]) -> set[int]:
+    """Of ``student_ids``, those in counselling now: an open episode or an active booking still
+    to come. One query. Only for pages that show students on the register or in a case, and only
+    as "in counselling" — never more (docs: the fact of counselling is confidential)."""
+    from django.db.models import Exists, OuterRef
+    from django.utils import timezone
+
+    from xinlian.network.models import Student
+
+    from .models import BookingStatus, Episode, EpisodeStatus
+
+    ids = {int(i) for i in student_ids if i}
+    if not ids:
+        return set()
+    episodes = Episode.objects.filter(student_id=OuterRef("pk"), status=EpisodeStatus.OPEN)
+    bookings = Booking.objects.filter(student_id=OuterRef("pk"), status=BookingStatus.ACTIVE,
+                                      starts_at__gte=timezone.now())
+    return set(Student.objects.filter(pk__in=ids).filter(Exists(episodes) | Exists(bookings))
+               .values_list("pk", flat=True))
+
+
+def reads_episode_notes(user: User, episode) -> bool:  # noqa: ANN001
+    """Tier 5 of an episode (closing summary, a referral letter, a diagnosis note): its
+    counsellor, the centre director of its school, its named supervisor."""
+    pk = getattr(user, "pk", None)
+    return pk is not None and (pk in (episode.counsellor_id, episode.supervisor_id)
+                               or is_director(user, episode.school_id))

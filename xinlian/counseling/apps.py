@@ -15,3 +15,12 @@ class CounselingConfig(AppConfig):
 
         jobs.register("counseling-reminders", send_reminders)
         jobs.register("counseling-slots", extend_slots)
+
+        # A crisis case does not close while its student came back from a leave of absence
+        # without a return-to-school assessment; care asks, counselling knows.
+        from xinlian.care.models import RETURN_CHECKS
+
+        from .actions_referrals import case_needs_return_assessment
+
+        if case_needs_return_assessment not in RETURN_CHECKS:
+            RETURN_CHECKS.append(case_needs_return_assessment)

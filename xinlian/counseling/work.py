@@ -1,11 +1,13 @@
 """What the home page shows from counselling: a client's next appointment, and for a
-counsellor the bookings with them today (a count, a link). Two queries at most; nothing of the
-intake. Items are care's :class:`~xinlian.care.work.WorkItem` (counseling sits above care)."""
+counsellor the bookings with them today and the referrals waiting (counts, links). Three
+queries at most; nothing of the intake or of a referral's reason. Items are care's
+:class:`~xinlian.care.work.WorkItem` (counseling sits above care)."""
 
 from __future__ import annotations
 
 import datetime as dt
 
+from django.db.models import Q
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils import timezone
@@ -15,7 +17,7 @@ from xinlian.care.work import BAND_STANDING, Work, WorkItem
 from xinlian.network.models import User
 
 from . import access, rules
-from .models import Booking, BookingStatus
+from .models import Booking, BookingStatus, ReferralIn, ReferralStatus
 
 
 def work_for(request: HttpRequest, now: dt.datetime | None = None) -> Work:
@@ -42,4 +44,15 @@ def work_for(request: HttpRequest, now: dt.datetime | None = None) -> Work:
                 kind="counseling", title=ngettext("%(n)d booking with you today", "%(n)d bookings with you today",
                                                   n) % {"n": n},
                 url=reverse("counseling:staff"), band=BAND_STANDING, label=gettext("Counselling")))
+        # Referrals in waiting for a decision: those to this counsellor and the centre's queue
+        # (a count and a link; the reasons are read on the queue page, audited there).
+        waiting = ReferralIn.objects.filter(
+            school_id__in=[u.pk for u in access.staff_schools(user)], status=ReferralStatus.NEW,
+        ).filter(Q(to_counsellor__isnull=True) | Q(to_counsellor=user)).count()
+        if waiting:
+            work.items.append(WorkItem(
+                kind="counseling", title=ngettext("%(n)d referral waiting", "%(n)d referrals waiting",
+                                                  waiting) % {"n": waiting},
+                url=reverse("counseling:referrals"), band=BAND_STANDING, label=gettext("Counselling"),
+                severity=1))
     return work

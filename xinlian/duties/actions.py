@@ -36,7 +36,7 @@ from xinlian.care import actions as care_actions
 from xinlian.care.access import reportable_students
 from xinlian.care.models import Category, Urgency
 from xinlian.lib.actions import Conflict, Invalid, NotAllowed, NotFound
-from xinlian.lib.converters import parse_id
+from xinlian.lib.converters import id_of as _id
 from xinlian.network.models import Post, Role, Student, Unit, UnitKind, User
 from xinlian.notify.services import notify_users
 
@@ -64,12 +64,6 @@ SUMMARY_APPROVED = gettext_noop("The college summary of %(place)s for %(period)s
 
 def _user(request: HttpRequest) -> User:
     return request.user  # type: ignore[return-value]
-
-
-def _id(value: Any) -> int | None:
-    if isinstance(value, int) and not isinstance(value, bool):
-        return value if 0 < value < 2**63 else None
-    return parse_id(value.strip() if isinstance(value, str) else value)
 
 
 def _over(posts: list[Post], roles: frozenset[str] | set[str], unit: Unit) -> bool:

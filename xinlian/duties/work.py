@@ -31,7 +31,7 @@ def work_for(request: HttpRequest, now: dt.datetime | None = None) -> Work:
         label = gettext("Report sent back: please file it again") if sent_back else gettext("Report due")
         item = WorkItem(kind="report", title=f"{due.post.unit.display_name} · {due.period.label}",
                         url=reverse("duties:report-form", args=[due.post.pk, due.period.pk]),
-                        band=BAND_DUE, label=label, severity=1)
+                        band=BAND_DUE, label=label, severity=1, post_id=due.post.pk)
         items.append(set_due(item, end_of_day(due.period.due_on), now))
     if actions.reviews_anything(user):
         waiting = actions.list_reports(request, to_review=True).count()

@@ -27,6 +27,14 @@ def parse_id(raw: Any) -> int | None:
     return None
 
 
+def id_of(value: Any) -> int | None:
+    """The id in a verb's argument: a JSON integer (from the API) or a string (from a form or a
+    query string); None for anything else — a bool, a float, a number beyond 64 bits."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value if 0 < value < 2**63 else None
+    return parse_id(value.strip() if isinstance(value, str) else value)
+
+
 class IdConverter:
     """``<id:pk>`` in a path(): like ``<int:pk>``, but bounded."""
 

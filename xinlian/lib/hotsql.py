@@ -156,32 +156,47 @@ def loaded_column(request: Any, name: str, user: Any) -> Any:
 
 
 @cache
-def _insert_sql(model: type[models.Model], rows: int, vendor: str) -> tuple[str, tuple[models.Field, ...], bool]:
+def _insert_sql(model: type[models.Model], rows: int, vendor: str,
+                before: str = "") -> tuple[str, tuple[models.Field, ...], bool]:
     fields = tuple(f for f in model._meta.concrete_fields if not f.primary_key)
     one = "(" + ", ".join(["%s"] * len(fields)) + ")"
     returning = connection.features.can_return_rows_from_bulk_insert
     sql = (f"INSERT INTO {_q(model._meta.db_table)} ({', '.join(_q(f.column) for f in fields)}) "
            f"VALUES {', '.join([one] * rows)}")
+    if before:
+        sql = f"WITH _before AS ({before}) {sql}"
     if returning:
         sql += f" RETURNING {_q(model._meta.pk.column)}"
     return sql, fields, returning
 
 
-def insert(objs: Sequence[models.Model]) -> None:
+def insert(objs: Sequence[models.Model], along: tuple[str, Sequence[Any]] | None = None) -> None:
     """Insert unsaved instances of one model in one statement and set their primary keys, as
     ``bulk_create`` does, without its per-call compilation. Field defaults must already be on
-    the instances (they are: the model's ``__init__`` sets them); no signals are sent."""
+    the instances (they are: the model's ``__init__`` sets them); no signals are sent.
+
+    ``along``: one more write, ``(sql, params)`` (an UPDATE or DELETE with no RETURNING), made
+    in the same statement on PostgreSQL (a data-modifying ``WITH``, always run to completion:
+    one round trip fewer), in a statement of its own just before elsewhere. Either way inside
+    the caller's transaction, if any. Its SQL must be the same text for every call (parameters
+    only): the statement is built once per process."""
     if not objs:
+        if along is not None:
+            with connection.cursor() as cursor:
+                cursor.execute(*along)
         return
     model = type(objs[0])
     if any(obj.pk is not None for obj in objs):
         raise ValueError("hotsql.insert takes unsaved instances (their primary key is left to the database)")
-    sql, fields, returning = _insert_sql(model, len(objs), connection.vendor)
-    params: list[Any] = []
+    folded = along is not None and connection.vendor == "postgresql"
+    sql, fields, returning = _insert_sql(model, len(objs), connection.vendor, along[0] if folded else "")
+    params: list[Any] = list(along[1]) if folded else []
     for obj in objs:
         for field in fields:
             params.append(field.get_db_prep_save(field.pre_save(obj, True), connection))
     with connection.cursor() as cursor:
+        if along is not None and not folded:
+            cursor.execute(*along)
         cursor.execute(sql, params)
         if returning:
             for obj, (pk,) in zip(objs, cursor.fetchall(), strict=True):

@@ -37,6 +37,7 @@ from xinlian.access.admin import (
 from xinlian.access.policy import Cap, audit, scope_units, visible_students
 from xinlian.lib.actions import ActionError
 
+from .catalogue import seed_duties
 from .models import (
     Duty,
     FirstLoginCode,
@@ -46,6 +47,7 @@ from .models import (
     Staff,
     Student,
     Unit,
+    UnitKind,
     User,
     validate_phone,
 )
@@ -138,6 +140,11 @@ class UnitAdmin(ScopedAdmin, TreeAdmin):
 
     def scope(self, request: HttpRequest, qs: QuerySet) -> QuerySet:
         return qs.filter(pk__in=managed_units(request.user).values("pk"))
+
+    def save_model(self, request: HttpRequest, obj: Unit, form: Any, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        if obj.kind == UnitKind.SCHOOL:  # a new school (or a unit made one) gets its duty catalogue
+            seed_duties(obj)
 
     def get_actions(self, request: HttpRequest) -> dict[str, Any]:
         # A bulk queryset delete would bypass Unit.delete and its refusal.
@@ -337,9 +344,9 @@ class PostAdmin(ScopedAdmin):
 class DutyAdmin(ScopedAdmin):
     """The duty catalogue is seeded from the policies; each school edits its own."""
 
-    list_display = ["title", "role", "frequency", "order", "school"]
+    list_display = ["title", "role", "frequency", "fulfilled_by", "order", "school"]
     list_editable = ["order"]
-    list_filter = ["role", "frequency", "school"]
+    list_filter = ["role", "frequency", "fulfilled_by", "school"]
     search_fields = ["title", "title_en"]
     list_select_related = ["school"]
 

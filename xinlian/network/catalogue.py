@@ -4,6 +4,13 @@ watch with care.
 The catalogue lives in ``data/duties.json`` (zh-Hans and English, with a frequency) so that it
 can be read and reviewed without Python. ``seed_duties`` copies it into a school's own Duty
 rows once; from then on the school edits its copy in admin and re-seeding never overwrites it.
+A school added in admin is seeded there, the demo seeds its own, and ``xinlian seed-duties``
+seeds any school still without rows (all idempotent: ``seed_duties`` is the one verb).
+
+Each item names what fulfils it (``fulfilled_by``: a ``WorkItem.kind`` of the apps' ``work.py``,
+or "" for a duty that stays text): "my duties" and the home page list the person's items of that
+kind under the duty. A bureau is no school and has no rows of its own: its viewers read the
+catalogue itself (``catalogue_duties``).
 """
 
 from __future__ import annotations
@@ -15,7 +22,7 @@ from pathlib import Path
 
 from django.db import transaction
 
-from .models import Duty, Frequency, Role, SpecialGroup, Unit, UnitKind
+from .models import Duty, DutyWork, Frequency, Role, SpecialGroup, Unit, UnitKind
 
 CATALOGUE_FILE = Path(__file__).resolve().parent / "data" / "duties.json"
 
@@ -38,14 +45,17 @@ class DutySpec:
     title_en: str
     frequency: str
     order: int
+    fulfilled_by: str = ""
 
 
 @lru_cache(maxsize=1)
 def load_catalogue() -> dict[str, tuple[DutySpec, ...]]:
-    """The catalogue by role, validated: every Role present, every frequency known."""
+    """The catalogue by role, validated: every Role present, every frequency and every kind of
+    work that fulfils a duty known."""
     raw = json.loads(CATALOGUE_FILE.read_text(encoding="utf-8"))["roles"]
     known_roles = set(Role.values)
     known_freq = set(Frequency.values)
+    known_work = set(DutyWork.values)
     unknown = set(raw) - known_roles
     missing = known_roles - set(raw)
     if unknown or missing:
@@ -56,8 +66,11 @@ def load_catalogue() -> dict[str, tuple[DutySpec, ...]]:
         for i, item in enumerate(raw[role]):
             if item["frequency"] not in known_freq:
                 raise ValueError(f"duties.json: unknown frequency {item['frequency']!r} for {role}")
+            work = item.get("fulfilled_by", "")
+            if work not in known_work:
+                raise ValueError(f"duties.json: unknown fulfilled_by {work!r} for {role}")
             specs.append(DutySpec(role=role, title=item["zh"], title_en=item["en"],
-                                  frequency=item["frequency"], order=(i + 1) * 10))
+                                  frequency=item["frequency"], order=(i + 1) * 10, fulfilled_by=work))
         catalogue[role] = tuple(specs)
     return catalogue
 
@@ -74,12 +87,20 @@ def seed_duties(school: Unit) -> int:
         have = set(Duty.objects.filter(school=school).values_list("role", flat=True).distinct())
         rows = [
             Duty(school=school, role=spec.role, title=spec.title, title_en=spec.title_en,
-                 frequency=spec.frequency, order=spec.order)
+                 frequency=spec.frequency, order=spec.order, fulfilled_by=spec.fulfilled_by)
             for role, specs in catalogue.items() if role not in have
             for spec in specs
         ]
         Duty.objects.bulk_create(rows)
     return len(rows)
+
+
+def catalogue_duties(role: str) -> list[Duty]:
+    """The catalogue's duties of ``role`` as unsaved Duty objects: what a post outside any school
+    (a bureau viewer's) owes, read from the file since a bureau keeps no rows of its own."""
+    return [Duty(role=spec.role, title=spec.title, title_en=spec.title_en, frequency=spec.frequency,
+                 order=spec.order, fulfilled_by=spec.fulfilled_by)
+            for spec in load_catalogue().get(role, ())]
 
 
 def ensure_special_groups() -> dict[str, SpecialGroup]:

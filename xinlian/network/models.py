@@ -444,8 +444,30 @@ class Frequency(models.TextChoices):
     ONGOING = "ongoing", _("Ongoing")
 
 
+class DutyWork(models.TextChoices):
+    """What fulfils a duty: the ``kind`` of the work items (``WorkItem.kind`` in each app's
+    ``work.py``) that are due under it. "" is a duty that stays text (a standing attitude, a
+    crisis duty that the alert path already carries)."""
+
+    NONE = "", pgettext_lazy("what fulfils a duty", "Nothing to track (text only)")
+    REPORT = "report", pgettext_lazy("what fulfils a duty", "Periodic report")
+    REPORT_REVIEW = "report_review", pgettext_lazy("what fulfils a duty", "Reports to sign off")
+    ACTIVITY = "activity", pgettext_lazy("what fulfils a duty", "Activity")
+    CAMPAIGN_TASK = "campaign_task", pgettext_lazy("what fulfils a duty", "5·25 campaign task")
+    COURSE = "course", pgettext_lazy("what fulfils a duty", "Course hours")
+    TRAINING = "training", pgettext_lazy("what fulfils a duty", "Training to attend")
+    TRAINING_RECORD = "training_record", pgettext_lazy("what fulfils a duty", "Training attendance to record")
+    PLAN_TASK = "plan_task", pgettext_lazy("what fulfils a duty", "Work-plan task")
+    PLAN_APPROVAL = "plan_approval", pgettext_lazy("what fulfils a duty", "Plan to approve")
+    ACTION_ITEM = "action_item", pgettext_lazy("what fulfils a duty", "Meeting action item")
+    COUNSELING = "counseling", pgettext_lazy("what fulfils a duty", "Counselling")
+
+
 class Duty(models.Model):
-    """One item of a role's duty catalogue at a school; seeded from the policies, editable."""
+    """One item of a role's duty catalogue at a school; seeded from the policies, editable.
+
+    ``fulfilled_by`` names the kind of work item that carries it out: "my duties" and the home
+    page list the person's items of that kind under the duty."""
 
     school = models.ForeignKey(Unit, on_delete=models.CASCADE, related_name="duties",
                                limit_choices_to={"kind": UnitKind.SCHOOL}, verbose_name=_("school"))
@@ -455,6 +477,9 @@ class Duty(models.Model):
     frequency = models.CharField(_("frequency"), max_length=12, choices=Frequency.choices,
                                  default=Frequency.ONGOING)
     order = models.PositiveSmallIntegerField(_("order"), default=0)
+    fulfilled_by = models.CharField(
+        _("fulfilled by"), max_length=16, choices=DutyWork.choices, default=DutyWork.NONE, blank=True,
+        help_text=_("The kind of work that carries this duty out; its items due are listed under it."))
 
     class Meta:
         verbose_name = _("duty")

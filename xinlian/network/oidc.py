@@ -33,6 +33,7 @@ import logging
 import time
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlencode
 
 import jwt
 import requests
@@ -116,6 +117,30 @@ def endpoints(request: HttpRequest | None) -> Endpoints:
     return Endpoints(issuer=issuer, **given)
 
 
+def logout_url(request: HttpRequest, *, id_token: str, back: str) -> str | None:
+    """Where to send the browser so that the provider's session ends too (OpenID Connect
+    RP-initiated logout): its ``end_session_endpoint`` with the ID token of this login as
+    ``id_token_hint`` (the provider then knows whose session, and need not ask) and ``back``
+    as ``post_logout_redirect_uri`` (registered at the provider). None when logout there is
+    switched off or the provider publishes no such endpoint, or cannot be asked: Xinlian's own
+    session has ended anyway, and a logout must never fail on the provider."""
+    endpoint = settings.OIDC_OP_LOGOUT_ENDPOINT
+    if endpoint.lower() == "off":
+        return None
+    if not endpoint:
+        try:
+            endpoint = str(_discover(settings.OIDC_ISSUER.rstrip("/")).get("end_session_endpoint") or "")
+        except (requests.RequestException, ValueError, SuspiciousOperation) as exc:
+            log.warning("OIDC discovery for logout failed: %s", type(exc).__name__)
+            return None
+    if not endpoint:
+        return None
+    query = {"post_logout_redirect_uri": back, "client_id": settings.OIDC_RP_CLIENT_ID}
+    if id_token:
+        query["id_token_hint"] = id_token
+    return f"{endpoint}{'&' if '?' in endpoint else '?'}{urlencode(query)}"
+
+
 class OIDCBackend(OIDCAuthenticationBackend):
     """mozilla-django-oidc's backend, with the endpoints of :func:`endpoints`, a complete ID
     token check and Xinlian's mapping. Not in AUTHENTICATION_BACKENDS: only the callback view
@@ -124,6 +149,7 @@ class OIDCBackend(OIDCAuthenticationBackend):
 
     def __init__(self, ends: Endpoints) -> None:
         self.ends = ends
+        self.id_token = ""
         super().__init__()
 
     def get_settings(self, attr: str, *args: Any) -> Any:  # type: ignore[override]
@@ -197,6 +223,8 @@ class OIDCBackend(OIDCAuthenticationBackend):
             if not isinstance(answer, dict):
                 raise SuspiciousOperation("token answer is not an object")
             claims = self.verify_token(answer.get("id_token"), nonce=nonce)
+            # Kept for the logout (its id_token_hint): checked just above, so it is ours.
+            self.id_token = str(answer["id_token"])
             number = self.number_from(str(answer.get("access_token") or ""), claims)
         except requests.HTTPError as exc:
             status = exc.response.status_code if exc.response is not None else 0

@@ -262,6 +262,13 @@ class CentreSettings(models.Model):
         return table.get(school_id, cls._meta.get_field("min_median_seconds").default)
 
     @classmethod
+    def cached_for_school(cls, school_id: int) -> CentreSettings:
+        """``for_school`` by the school's pk, read at most every SETTINGS_TTL seconds in this
+        process (saving settings clears it here at once): the help shown after every submit."""
+        return _local_cache(f"centre:{school_id}", lambda: cls.objects.filter(school_id=school_id).first()
+                            or cls(school_id=school_id))
+
+    @classmethod
     def for_school(cls, school: Unit | None) -> CentreSettings:
         """The school's settings, or the defaults (unsaved) when the centre set none: reading
         help resources on a page must not write a row."""
@@ -721,13 +728,11 @@ class Assignment(models.Model):
         if incomplete:
             raise ScreeningError(_("Some questions are not answered yet: %(names)s."),
                                  params={"names": "、".join(incomplete)}, code="incomplete")
-        hotsql.insert(rows)
-        # The claim marked a student's submission RECORD; a critical or positive result asks more.
+        # The claim marked a student's submission RECORD; a critical or positive result asks
+        # more: that mark goes with the results (on PostgreSQL in the INSERT's statement).
         action = SubmitAction.for_results(rows) if self.student_id is not None else None
-        if action is not None:
-            with connection.cursor() as cursor:
-                cursor.execute("UPDATE screening_assignment SET action_due = %s WHERE id = %s",
-                               [int(action), self.pk])
+        hotsql.insert(rows, along=None if action is None else (
+            "UPDATE screening_assignment SET action_due = %s WHERE id = %s", [int(action), self.pk]))
         self.status, self.submitted_at, self.submit_key = AssignmentStatus.SUBMITTED, now, key
         self.action_due = action or (SubmitAction.RECORD if self.student_id is not None else None)
         return SubmitOutcome(self, replay=False, results=rows)

@@ -32,13 +32,11 @@ from django_cas_ng.signals import cas_user_logout
 
 from xinlian.access.models import AuditEvent
 from xinlian.access.tokens import revoke_all
-from xinlian.network import cas, sso
+from xinlian.network import cas, oidc, sso
 from xinlian.network.models import User
 
-from .views_sso import refused
-
-# Which way in opened this session: the logout ends the CAS session only after a CAS login.
-SSO_METHOD_KEY = "xinlian_sso_method"
+from .views_oidc import ID_TOKEN_KEY as OIDC_ID_TOKEN_KEY
+from .views_sso import SSO_METHOD_KEY, refused
 
 
 def safe_next(request: HttpRequest, url: str | None) -> str | None:
@@ -103,19 +101,26 @@ class LoginView(cas_views.LoginView):
 
 
 class LogoutView(auth_views.LogoutView):
-    """Django's logout (POST only; the person's API tokens go with it, access/tokens.py), then
-    for a session opened through CAS the CAS server's logout, which ends the campus session too:
-    otherwise the next person on a shared phone would be let straight back in."""
+    """Django's logout (POST only; the person's API tokens go with it, access/tokens.py), then,
+    for a session opened through single sign-on, the provider's logout, which ends the campus
+    session too: otherwise the next person on a shared phone would be let straight back in.
+    CAS: the CAS server's ``/logout``. OpenID Connect: the provider's end-session endpoint with
+    this login's ID token (RP-initiated logout). Both come back to the login page."""
 
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        through_cas = request.session.get(SSO_METHOD_KEY) == cas.METHOD
+        method = request.session.get(SSO_METHOD_KEY)
+        id_token = str(request.session.get(OIDC_ID_TOKEN_KEY) or "")
         session_key = (request.session.session_key or "")[:SESSION_KEY_MAXLENGTH]
-        response = super().post(request, *args, **kwargs)
-        if not through_cas or not cas.enabled():
-            return response
-        SessionTicket.objects.filter(session_key=session_key).delete()
+        response = super().post(request, *args, **kwargs)  # the session is gone from here on
         back = request.build_absolute_uri(reverse("login"))
-        return HttpResponseRedirect(cas.client(request).get_logout_url(back))
+        if method == cas.METHOD and cas.enabled():
+            SessionTicket.objects.filter(session_key=session_key).delete()
+            return HttpResponseRedirect(cas.client(request).get_logout_url(back))
+        if method == oidc.METHOD and oidc.enabled():
+            url = oidc.logout_url(request, id_token=id_token, back=back)
+            if url:
+                return HttpResponseRedirect(url)
+        return response
 
 
 @receiver(cas_user_logout, dispatch_uid="xinlian-cas-single-logout")

@@ -22,12 +22,14 @@ from mozilla_django_oidc.views import OIDCAuthenticationRequestView
 
 from xinlian.network import oidc, sso
 
-from .views_sso import refused
+from .views_sso import SSO_METHOD_KEY, refused
 
 log = logging.getLogger(__name__)
 
 STATES_KEY = "oidc_states"  # mozilla-django-oidc's: state -> {nonce, code_verifier, added_on}
 NEXT_KEY = "oidc_login_next"
+# The ID token of this session's login, sent back as id_token_hint at logout (views_cas.LogoutView).
+ID_TOKEN_KEY = "oidc_id_token"
 # The session backend of a person logged in through OIDC: the same as after a password login,
 # so that the next requests load them (and drop them once they are switched off) alike.
 SESSION_BACKEND = "django.contrib.auth.backends.ModelBackend"
@@ -97,5 +99,8 @@ def callback(request: HttpRequest) -> HttpResponse:
     next_url = _safe_next(request, request.session.pop(NEXT_KEY, None))
     auth.login(request, user, backend=SESSION_BACKEND)  # a new session key
     request.session.pop(STATES_KEY, None)
+    # For the logout: end the provider's session too, naming this login's ID token.
+    request.session[SSO_METHOD_KEY] = oidc.METHOD
+    request.session[ID_TOKEN_KEY] = backend.id_token
     sso.logged_in(request, oidc.METHOD, user)
     return HttpResponseRedirect(next_url or resolve_url(settings.LOGIN_REDIRECT_URL))

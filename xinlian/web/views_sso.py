@@ -22,6 +22,10 @@ from xinlian.network.sso import METHODS, Refused
 
 from .views import LoginForm
 
+# Which way in opened this session: the logout (views_cas.LogoutView) ends the provider's
+# session too after a CAS or OpenID Connect login.
+SSO_METHOD_KEY = "xinlian_sso_method"
+
 
 @dataclass(frozen=True, slots=True)
 class Button:

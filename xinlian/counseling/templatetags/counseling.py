@@ -19,3 +19,17 @@ def counseling_nav(user: Any) -> str:
     if getattr(user, "kind", "") == "student" or is_counselling_staff(user):
         return "main"
     return "menu"
+
+
+@register.simple_tag
+def in_counselling_ids(rows: Any) -> set[int]:
+    """For care's register rows and case page (students on the register or in a case only): the
+    ids of those in counselling now (one query), shown as "in counselling" — never more.
+    ``rows``: register entries (anything with ``student_id``) or one student."""
+    from ..access import in_counselling
+
+    if rows is None:
+        return set()
+    if hasattr(rows, "klass_id"):  # one student
+        return in_counselling([rows.pk])
+    return in_counselling([getattr(r, "student_id", None) for r in rows])

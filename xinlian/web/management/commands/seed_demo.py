@@ -9,6 +9,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils.translation import gettext as _
 
 from xinlian.access import twofactor
+from xinlian.activities.demo import seed_demo_activities
 from xinlian.care.demo import seed_demo_concern, seed_demo_rota
 from xinlian.counseling.demo import seed_demo_counseling
 from xinlian.duties.demo import seed_demo_reports
@@ -21,7 +22,9 @@ from xinlian.network.demo import (
     seed_demo,
 )
 from xinlian.network.models import User
+from xinlian.planning.demo import seed_demo_planning
 from xinlian.screening.demo import seed_demo_screening
+from xinlian.training.demo import seed_demo_training
 
 
 class Command(BaseCommand):
@@ -67,6 +70,17 @@ class Command(BaseCommand):
             reports = seed_demo_reports()
             if verbose and reports:
                 self.stdout.write(_("Seeded %(reports)d weekly peer reports of the last weeks.") % {"reports": reports})
+            trainings = seed_demo_training()
+            if verbose and trainings:
+                self.stdout.write(_("Seeded %(sessions)d training sessions.") % {"sessions": trainings})
+            planned = seed_demo_planning()
+            if verbose and planned:
+                self.stdout.write(_("Seeded this term's approved work plan and a leadership-group meeting "
+                                    "(%(items)d tasks and action items).") % {"items": planned})
+            activities = seed_demo_activities()
+            if verbose and activities:
+                self.stdout.write(_("Seeded a 5·25 campaign, a class meeting and a course (%(n)d activity assignments).")
+                                  % {"n": activities})
             bookings = seed_demo_counseling()
             if verbose and bookings:
                 self.stdout.write(_("Seeded the counselling rota and %(bookings)d bookings for the coming week.")
