@@ -521,6 +521,24 @@ class WorkItemTests(ActivitiesTestCase):
         self.assertContains(self.client.get(reverse("home")), "心理健康讲座")
 
 
+    def test_finished_courses_of_earlier_terms_do_not_hide_the_current_one(self) -> None:
+        from xinlian.activities.models import Course
+        from xinlian.activities.work import SHOWN, work_for
+
+        today = timezone.localdate()
+        for n in range(SHOWN + 1):  # earlier terms, every hour delivered
+            old = actions.set_course(self.request("director"), None, actions.CourseInput(
+                title=f"旧课{n}", term=f"2020-2021-{n}", teacher=self.teacher.pk,
+                classes=[self.class_a1.pk], hours_planned="1"))
+            Course.objects.get(pk=old.pk).lessons.create(held_on=today - dt.timedelta(days=400 + n), hours=1,
+                                                       recorded_by=self.teacher)
+        actions.set_course(self.request("director"), None, actions.CourseInput(
+            title="大学生心理健康教育", term="2026-2027-1", teacher=self.teacher.pk,
+            classes=[self.class_a1.pk], hours_planned="32"))
+        titles = [i.title for i in work_for(self.request("teacher")).items]
+        self.assertEqual(titles, ["大学生心理健康教育 · 2026-2027-1"])
+
+
 class PageBadInputTests(ActivitiesTestCase):
     def test_the_record_form_with_a_bad_file_keeps_the_record_and_says_why(self) -> None:
         activity = self.plan()

@@ -218,6 +218,16 @@ class AttendanceAndRecordTests(SessionsBase):
         self.record(s, risk="orange", notes="更多")
         self.assertEqual(AuditEvent.objects.filter(action="risk.set").count(), 1)
 
+    def test_a_session_never_lowers_the_register(self):
+        s = self.opened()
+        self.assertEqual(self.record(s, risk="red").json()["register_level"], "red")
+        # Edited down to yellow: the register keeps red (a session only raises it).
+        lowered = self.record(s, risk="yellow")
+        self.assertEqual(lowered.status_code, 200)
+        self.assertIsNone(lowered.json()["register_level"])
+        self.assertEqual(RiskEntry.current_for(self.student_a1).level, "red")
+        self.assertEqual(AuditEvent.objects.filter(action="risk.set").count(), 1)
+
     def test_risk_to_life_needs_a_confirmation_then_alerts_the_duty_counsellor_once(self):
         s = self.opened()
         r = self.record(s, risk="life")

@@ -228,13 +228,13 @@ class PlanVerbTests(PlanningTestCase):
         with self.assertRaises(Conflict):
             actions.mark_task_done(self.request("counsellor_a"), task.pk)
         self.assertEqual(actions.mark_task_done(self.request("director"), second.pk).status, TaskStatus.DONE)
-        progress = actions.progress_of(plan)
+        progress = actions.read_plan(self.request("director"), plan.pk).progress
         self.assertEqual((progress.done, progress.total, progress.percent), (2, 2, 100))
 
     def test_overdue_tasks_are_counted(self):
         plan = self.approved()
         PlanTask.objects.create(plan=plan, title="逾期", owner=self.counsellor_a, due_on=TODAY() - dt.timedelta(days=3))
-        self.assertEqual(actions.progress_of(plan).overdue, 1)
+        self.assertEqual(actions.read_plan(self.request("director"), plan.pk).progress.overdue, 1)
         listed = actions.list_plans(self.request("leader")).get(pk=plan.pk)
         self.assertEqual((listed.n_tasks, listed.n_done, listed.n_overdue), (2, 0, 1))
 

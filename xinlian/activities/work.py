@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from django.db.models import Count, Q, Sum
+from django.db.models import Count, F, Q, Sum
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils import timezone
@@ -53,11 +53,12 @@ def work_for(request: HttpRequest, now: dt.datetime | None = None) -> Work:
                             label=ngettext("%(n)d task of your college still open", "%(n)d tasks of your college still open",
                                            campaign.open) % {"n": campaign.open}, severity=0)
             work.items.append(set_due(item, end_of_day(campaign.ends_on), now))
+    # Only courses with hours still to deliver, filtered before the cut: finished courses of
+    # earlier terms must not crowd out the current one.
     courses = (Course.objects.filter(teacher=user).annotate(delivered=Sum("lessons__hours"))
+               .filter(Q(delivered__isnull=True) | Q(delivered__lt=F("hours_planned")))
                .order_by("term", "pk")[:SHOWN])
     for course in courses:
-        if (course.delivered or 0) >= course.hours_planned:
-            continue
         work.items.append(WorkItem(
             kind="course", title=f"{course.title} · {course.term}", url=reverse("activities:courses"),
             label=gettext("%(done)s of %(planned)s hours delivered: record a lesson")

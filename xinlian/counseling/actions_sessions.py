@@ -31,7 +31,16 @@ from django.utils.translation import gettext_noop
 from xinlian.access.models import AuditResult
 from xinlian.access.policy import audit
 from xinlian.access.ratelimit import TooMany
-from xinlian.care.models import AlertDuty, Category, DutyRole, HeardFrom, RiskLevel, Urgency
+from xinlian.care.models import (
+    LEVEL_ORDER,
+    AlertDuty,
+    Category,
+    DutyRole,
+    HeardFrom,
+    RiskEntry,
+    RiskLevel,
+    Urgency,
+)
 from xinlian.lib.actions import Conflict, Invalid, NotAllowed, NotFound
 from xinlian.lib.converters import parse_id
 from xinlian.network.models import Student, Unit, User
@@ -502,16 +511,26 @@ def record_session(request: HttpRequest, session_id: Any, data: dict[str, Any] |
         student = session.episode.student if session.episode_id else None
         alert_id = None
         alerted = False
-        if level is not None and student is not None and parsed.risk != before:
+        # A session only ever raises the register: a lower level recorded here (or an edit from
+        # high to low) never lowers a red that a case, an alert or another session set.
+        if level is not None and student is not None and parsed.risk != before and _raises(student, level):
             from xinlian.care import actions as care_actions
 
             care_actions.set_risk_level(request, student.pk, level=level,
                                         reason=_in_school_language(RISK_REASON))
+        else:
+            level = None
         if parsed.risk == SessionRisk.LIFE and before != SessionRisk.LIFE:
             alert_id = _raise_life(request, session, student)
             alerted = True
     session.refresh_from_db()
-    return Recorded(session, level if student is not None and parsed.risk != before else None, alert_id, alerted)
+    return Recorded(session, level, alert_id, alerted)
+
+
+def _raises(student: Student, level: str) -> bool:
+    """Whether ``level`` is above the student's current register level (or they have none)."""
+    current = RiskEntry.current_for(student)
+    return current is None or LEVEL_ORDER.get(level, 0) > LEVEL_ORDER.get(current.level, 0)
 
 
 def _raise_life(request: HttpRequest, session: Session, student: Student | None) -> int | None:
@@ -662,7 +681,7 @@ def read_group(request: HttpRequest, group_id: Any) -> GroupView:
               result=AuditResult.DENIED)
         raise NotFound
     members = list(group.members.filter(left_at__isnull=True).select_related("client").order_by("client__full_name"))
-    meetings = list(group.sessions.order_by("starts_at", "pk"))
+    meetings = list(group.sessions.select_related("counsellor").order_by("starts_at", "pk"))
     grid = {(a.session_id, a.member_id): a.attendance
             for a in GroupAttendance.objects.filter(session__group=group)}
     audit(request, "counseling.group.view", group)

@@ -163,13 +163,6 @@ class Progress:
         return round(100 * self.done / self.total) if self.total else 0
 
 
-def progress_of(plan: WorkPlan, today: dt.date | None = None) -> Progress:
-    today = today or timezone.localdate()
-    counts = plan.tasks.aggregate(total=Count("pk"), done=Count("pk", filter=Q(status=TaskStatus.DONE)),
-                                  overdue=Count("pk", filter=Q(status=TaskStatus.OPEN, due_on__lt=today)))
-    return Progress(**counts)
-
-
 def list_plans(request: HttpRequest, today: dt.date | None = None) -> QuerySet[WorkPlan]:
     """The plans the actor may open, newest period first, each with its task counts."""
     today = today or timezone.localdate()
@@ -187,6 +180,8 @@ class PlanView:
     can_edit: bool
     can_decide: bool
     owners: list[User] = field(default_factory=list)
+    # The tasks the reader may mark done now (by the rule of ``mark_task_done``).
+    markable: set[int] = field(default_factory=set)
 
 
 def read_plan(request: HttpRequest, pk: Any) -> PlanView:
@@ -197,9 +192,16 @@ def read_plan(request: HttpRequest, pk: Any) -> PlanView:
     progress = Progress(total=len(tasks), done=sum(t.status == TaskStatus.DONE for t in tasks),
                         overdue=sum(t.status == TaskStatus.OPEN and t.due_on < today for t in tasks))
     is_drafter = _holds(user, DRAFTER_ROLE, plan.school_id)
+    markable = ({t.pk for t in tasks if t.status == TaskStatus.OPEN and _marks_done(user, t, is_drafter)}
+                if plan.status == PlanStatus.APPROVED else set())
     return PlanView(plan, tasks, progress, can_edit=is_drafter and plan.editable,
                     can_decide=_holds(user, APPROVER_ROLE, plan.school_id) and plan.status == PlanStatus.SUBMITTED,
-                    owners=school_people(plan.school) if is_drafter and plan.editable else [])
+                    owners=school_people(plan.school) if is_drafter and plan.editable else [], markable=markable)
+
+
+def _marks_done(user: User, task: PlanTask, is_director: bool) -> bool:
+    """Who marks a task done: its owner or the school's centre director."""
+    return task.owner_id == user.pk or is_director
 
 
 # The posts whose holders the forms offer as owners and attendees (the verbs take anyone who
@@ -239,7 +241,8 @@ def read_meeting(request: HttpRequest, pk: Any) -> MeetingView:
 
 
 def list_meetings(request: HttpRequest) -> QuerySet[Meeting]:
-    return (visible_meetings(_user(request)).select_related("school")
+    # The minutes and decisions are encrypted: a list of dates and titles never decrypts them.
+    return (visible_meetings(_user(request)).select_related("school").defer("minutes", "decisions")
             .annotate(n_items=Count("items"), n_open=Count("items", filter=Q(items__done=False)))
             .order_by("-held_on", "-pk"))
 
@@ -251,7 +254,9 @@ def my_tasks(user: User) -> QuerySet[PlanTask]:
 
 
 def my_items(user: User) -> QuerySet[ActionItem]:
-    return ActionItem.objects.filter(owner_id=user.pk).select_related("meeting", "owner").order_by("done", "due_on", "pk")
+    # Home and "mine" show the meeting's date and title only: its encrypted minutes stay unread.
+    return (ActionItem.objects.filter(owner_id=user.pk).select_related("meeting", "owner")
+            .defer("meeting__minutes", "meeting__decisions").order_by("done", "due_on", "pk"))
 
 
 # --- input ----------------------------------------------------------------------------------------
@@ -481,7 +486,7 @@ def mark_task_done(request: HttpRequest, pk: Any, note: str = "") -> PlanTask:
             .filter(pk=number, plan__in=visible_plans(user)).first()) if number else None
     if task is None:
         raise _denied(request, "planning.task.done", "planning.plantask", pk)
-    if task.owner_id != user.pk and not _holds(user, DRAFTER_ROLE, task.plan.school_id):
+    if not _marks_done(user, task, _holds(user, DRAFTER_ROLE, task.plan.school_id)):
         audit(request, "planning.task.done", task, result=AuditResult.DENIED)
         raise NotAllowed(_("Only the task's owner or the centre director marks it done."))
     with transaction.atomic():

@@ -22,7 +22,7 @@ from xinlian.lib.actions import Conflict, Invalid
 from xinlian.network.models import Unit, User
 
 from . import actions
-from .models import PlanKind, PlanStatus, WorkPlan
+from .models import PlanKind, WorkPlan
 
 
 def _user(request: HttpRequest) -> User:
@@ -105,11 +105,6 @@ def plan_edit(request: HttpRequest, pk: int) -> HttpResponse:
 def _plan_page(request: HttpRequest, pk: int, *, errors: dict[str, list[Any]] | None = None,
                task: Any = None, comment: str = "", status: int = 200) -> HttpResponse:
     view = actions.read_plan(request, pk)
-    user = _user(request)
-    tracked = view.plan.status == PlanStatus.APPROVED
-    director = actions.is_director(user, view.plan.school_id)
-    for t in view.tasks:
-        t.can_mark = tracked and t.status == "open" and (t.owner_id == user.pk or director)
     return render(request, "planning/plan.html", {
         "view": view, "plan": view.plan, "errors": errors or {}, "task": task or {}, "comment": comment,
         "today": timezone.localdate(), "tab": "plans",

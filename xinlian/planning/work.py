@@ -45,12 +45,12 @@ def work_for(request: HttpRequest, now: dt.datetime | None = None) -> Work:
     schools = actions.schools_of(user, {APPROVER_ROLE})
     if schools:
         waiting = list(WorkPlan.objects.filter(school_id__in=schools, status=PlanStatus.SUBMITTED)
-                       .order_by("submitted_at", "pk")[:SHOWN])
-        for plan in waiting:
+                       .order_by("submitted_at", "pk")[:SHOWN + 1])
+        for plan in waiting[:SHOWN]:
             work.items.append(WorkItem(kind="plan_approval", title=f"{plan.label} · {plan.title}",
                                        url=plan.get_absolute_url(), label=gettext("Work plan to approve"),
                                        severity=1))
-        if len(waiting) == SHOWN:
+        if len(waiting) > SHOWN:
             work.more.append(More(ngettext("Work plan waiting", "Work plans waiting", SHOWN),
                                   reverse("planning:plans")))
     return work

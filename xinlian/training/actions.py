@@ -241,6 +241,9 @@ def untrained(request: HttpRequest, *, unit_id: Any = None, limit: int = 500) ->
     qs = _untrained_qs(roots, reqs)
     posts = list(qs.select_related("person", "unit").order_by("unit__path", "role", "person__username")[:limit])
     count = len(posts) if len(posts) < limit else qs.count()
+    # Names with what they lack: one audit row per list read (page or API alike).
+    audit(request, "training.untrained", object_type="network.unit", object_id=str(roots[0].pk) if len(roots) == 1
+          else "-", detail=f"names={len(posts)}")
     return Untrained(posts, count, reqs, roots, _sets_requirements(user))
 
 
@@ -668,6 +671,7 @@ def hours(request: HttpRequest, *, unit_id: Any = None, term: Any = None) -> Hou
         for counts in organised.values():
             total.organised += counts["n"]
             total.parents += counts["parents"] or 0
+        audit(request, "training.hours", unit, detail=f"names={len(rows)}")
     else:
         keys = sorted({p[:width] for p in home.values()} | set(organised))
         children = {u.path: u for u in Unit.objects.filter(path__in=keys)}
