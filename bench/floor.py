@@ -423,7 +423,8 @@ def run_benchmark(vendor: str, args: argparse.Namespace) -> dict:
 
     print(f"floor: bare Django app and Xinlian side by side on {vendor}, wrk 16 connections…", flush=True)
     with fresh_database(vendor) as env:
-        return run_child([str(BENCH_DIR / "floor.py"), "--workers", str(args.server_workers),
+        return run_child([str(BENCH_DIR / "floor.py"), "--students", str(args.floor_students),
+                          "--workers", str(args.server_workers),
                           "--threads", str(args.server_threads), "--generator", args.generator], env,
                          timeout=3600)
 
@@ -563,8 +564,8 @@ def main() -> None:
         print(json.dumps(bare_cpu(p.parse_args().runs)))
         return
     parser = argparse.ArgumentParser()
-    # Enough assignments for two rounds of 12 s of submits at ~1,000 req/s (SQLite, a quiet machine).
-    parser.add_argument("--students", type=int, default=24000)
+    # Enough assignments for two submit phases × two rounds × 12 s at up to ~1,000 req/s each.
+    parser.add_argument("--students", type=int, default=48000)
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--workers", type=int, default=3)
     parser.add_argument("--threads", type=int, default=0)

@@ -414,6 +414,8 @@ def main() -> None:
     parser.add_argument("--generator", choices=("auto", "wrk", "python"), default="auto",
                         help="screening_submit load generator (auto: wrk if installed)")
     parser.add_argument("--server-workers", type=int, default=3, help="gunicorn workers (screening)")
+    parser.add_argument("--floor-students", type=int, default=48_000,
+                        help="floor: students seeded; each submit phase spends the assignments it submits")
     parser.add_argument("--server-threads", type=int, default=0,
                         help="gunicorn gthread threads per worker (0: sync workers, the measured best)")
     parser.add_argument("--freshmen", type=int, default=None,

@@ -69,3 +69,33 @@ class MigrationsTests(TestCase):
             call_command("makemigrations", "--check", "--dry-run", stdout=out, stderr=out)
         except SystemExit as exc:  # --check exits 1 when a migration is missing
             self.fail(f"pending model changes without a migration:\n{out.getvalue()} ({exc})")
+
+
+class PreparedStatementsTests(SimpleTestCase):
+    """PostgreSQL: statements bound by the server and prepared after 5 uses on their connection
+    (Django leaves psycopg's preparing off unless told); XINLIAN_PG_PREPARE_THRESHOLD=off for a
+    pooler in transaction mode."""
+
+    databases = {"default"}
+
+    def options(self, **env: str) -> str:
+        clean = {k: v for k, v in os.environ.items() if not k.startswith("XINLIAN_")}
+        clean.update({"XINLIAN_DATABASE_URL": "postgres://xinlian@127.0.0.1:1/xinlian", **env})
+        code = ("import django, os; os.environ['DJANGO_SETTINGS_MODULE'] = 'xinlian.settings'; "
+                "from django.conf import settings; o = settings.DATABASES['default']['OPTIONS']; "
+                "print(o['server_side_binding'], o['prepare_threshold'])")
+        return subprocess.run([sys.executable, "-c", code], env=clean, capture_output=True, text=True,
+                              timeout=60, check=True).stdout.strip()
+
+    def test_the_threshold_and_off(self):
+        self.assertEqual(self.options(), "True 5")
+        self.assertEqual(self.options(XINLIAN_PG_PREPARE_THRESHOLD="2"), "True 2")
+        self.assertEqual(self.options(XINLIAN_PG_PREPARE_THRESHOLD="off"), "True None")
+
+    def test_the_connection_prepares_on_postgresql(self):
+        from django.db import connection
+
+        if connection.vendor != "postgresql":
+            self.skipTest("a PostgreSQL connection's setting")
+        connection.ensure_connection()
+        self.assertEqual(connection.connection.prepare_threshold, 5)

@@ -11,9 +11,11 @@ The second step is enforced per request, after any way in (password, slip code, 
 LDAP: they all end in ``django.contrib.auth.login``), by ``xinlian.web.twofactor_middleware``,
 which asks :func:`session_needs`. A session remembers its verification under django-otp's own key
 (``otp_device_id``) and the time it was last confirmed (:data:`CHECKED_KEY`); the state is
-confirmed again at most once a minute (``SESSION_RENEW_SECONDS``), so a steady session costs no
-query, and a device removed by a reset, or a person newly put on a case team, is noticed within
-that minute.
+confirmed again at most once a minute (``SESSION_RENEW_SECONDS``), so a device removed by a reset,
+or a person newly put on a case team, is noticed within that minute. Confirming costs no query of
+its own for a session not verified (most of them: students): what the person's second step asks
+comes with the user, in the statement that loads it (:func:`state_columns`); a verified session
+looks its device up once a minute per process.
 
 Recovery codes are django-otp static tokens stored as a keyed HMAC (like first-login codes,
 ``xinlian.network.slipcodes``): a database dump holds no usable code. Changing
@@ -45,9 +47,10 @@ from django_otp.oath import TOTP
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from xinlian.lib import hotsql
 from xinlian.lib.actions import Conflict, Invalid, NotAllowed, NotFound
 from xinlian.network import slipcodes
-from xinlian.network.models import Role, User
+from xinlian.network.models import Post, Role, User
 
 from .models import AuditEvent, AuditResult
 from .policy import ROLE_CAPS, Cap, active_posts_of, client_ip
@@ -70,12 +73,16 @@ ENROL = "enrol"
 # --- who must -------------------------------------------------------------------------------------
 
 _case_team_check: Callable[[User], bool] | None = None
+_case_team_sql: tuple[str, list[Any]] | None = None
 
 
-def register_case_team_check(check: Callable[[User], bool]) -> None:
-    """care answers whether a person is on the team (lead or member) of a crisis case not closed."""
-    global _case_team_check
+def register_case_team_check(check: Callable[[User], bool], sql: tuple[str, list[Any]] | None = None) -> None:
+    """care answers whether a person is on the team (lead or member) of a crisis case not closed:
+    ``check(user)``, and the same question as a SQL condition over the user row ``t`` with its
+    parameters, asked with the user of every request (:func:`state_columns`)."""
+    global _case_team_check, _case_team_sql
     _case_team_check = check
+    _case_team_sql = sql
 
 
 def requires_second_factor(user: Any) -> bool:
@@ -106,6 +113,47 @@ def recovery_left(user: User) -> int:
     return StaticToken.objects.filter(device__user=user, device__confirmed=True).count()
 
 
+# --- the state, loaded with the user ----------------------------------------------------------------
+
+# What the person's second step asks of an unverified session, as loaded with the user of every
+# request (``hotsql.register_user_columns``): nothing, a code, or setting an authenticator up.
+STATE_COLUMN = "two_step_state"
+STATE_NONE, STATE_VERIFY, STATE_ENROL = 0, 1, 2
+
+
+def tier_roles() -> list[str]:
+    """The roles whose posts require the second step (:func:`requires_second_factor`)."""
+    return [role.value for role in Role if role == Role.COUNSELLOR or ROLE_CAPS[role] & TIER_READERS]
+
+
+def state_columns() -> dict[str, tuple[str, Any]]:
+    """:func:`has_device` and :func:`requires_second_factor` as one SQL expression over the user
+    row ``t``, so the check of a session that is not verified costs no statement of its own: a
+    poll landing on a process that had not checked its session within the minute used to pay two
+    queries (the authenticator, the posts), and a poll never saves the time of its check."""
+    from django.db import connection
+
+    q = connection.ops.quote_name
+    devices = TOTPDevice._meta
+    posts = Post._meta
+    roles = tier_roles()
+    team_sql, team_params = _case_team_sql or ("", [])
+    team = f" OR (t.{q('kind')} <> %s AND {team_sql})" if team_sql else ""
+    sql = (f"CASE WHEN EXISTS (SELECT 1 FROM {q(devices.db_table)} d WHERE d.{q('user_id')} = t.{q('id')} "
+           f"AND d.{q('confirmed')}) THEN {STATE_VERIFY} "
+           f"WHEN %s = 1 AND (t.{q('is_superuser')} OR EXISTS (SELECT 1 FROM {q(posts.db_table)} p "
+           f"WHERE p.{q('person_id')} = t.{q('id')} AND p.{q('role')} IN ({', '.join(['%s'] * len(roles))}) "
+           f"AND p.{q('starts_on')} <= %s AND (p.{q('ends_on')} IS NULL OR p.{q('ends_on')} >= %s)){team}) "
+           f"THEN {STATE_ENROL} ELSE {STATE_NONE} END")
+
+    def params() -> list[Any]:
+        today = connection.ops.adapt_datefield_value(timezone.localdate())
+        required = [int(bool(settings.TWO_FACTOR_REQUIRED)), *roles, today, today]
+        return required + (["student", *team_params] if team_sql else [])
+
+    return {STATE_COLUMN: (sql, params)}
+
+
 # --- the session ----------------------------------------------------------------------------------
 
 
@@ -123,6 +171,10 @@ def session_needs(request: HttpRequest, user: Any = None) -> str | None:
     if isinstance(checked, int) and 0 <= now - checked < settings.SESSION_RENEW_SECONDS:
         return None
     user = user if user is not None else request.user
+    if not session.get(DEVICE_KEY):
+        state = hotsql.loaded_column(request, STATE_COLUMN, user)
+        if state is not None:  # known from this request's first statement: no query, nothing kept
+            return VERIFY if state == STATE_VERIFY else ENROL if state == STATE_ENROL else None
     # A poll (the inbox badge) never saves its session, so the time written below would be lost
     # and every poll after the first minute would ask again: remember it in the process too.
     memo_key = (session.session_key, user.pk)

@@ -145,6 +145,29 @@ def user_columns(**columns: tuple[str, Sequence[Any] | Callable[[], Sequence[Any
     return mark
 
 
+# Scalars every request loads with its user (e.g. what the two-step check needs to know), each a
+# provider registered by an app's ready() and called once, at the first request: its SQL may
+# then name tables of apps that load after it. Each gives ``{name: (sql, params)}`` as above.
+_EVERY_REQUEST: list[Callable[[], dict[str, tuple[str, Sequence[Any] | Callable[[], Sequence[Any]]]]]] = []
+_every_request_columns: tuple[tuple[str, tuple[str, Any]], ...] | None = None
+
+
+def register_user_columns(provider: Callable[[], dict[str, tuple[str, Any]]]) -> None:
+    """Load the scalars ``provider()`` names with the user of every request (same form as
+    ``user_columns``). Keep them cheap: every logged-in request pays for them."""
+    global _every_request_columns
+    if provider not in _EVERY_REQUEST:
+        _EVERY_REQUEST.append(provider)
+    _every_request_columns = None
+
+
+def every_request_columns() -> tuple[tuple[str, tuple[str, Any]], ...]:
+    global _every_request_columns
+    if _every_request_columns is None:
+        _every_request_columns = tuple(item for provider in _EVERY_REQUEST for item in provider().items())
+    return _every_request_columns
+
+
 def loaded_column(request: Any, name: str, user: Any) -> Any:
     """The scalar ``name`` the user middleware loaded with the requesting user, if it was loaded
     for this ``user`` (an API call authenticated by a token is someone the session may not be);
@@ -207,3 +230,44 @@ def insert(objs: Sequence[models.Model], along: tuple[str, Sequence[Any]] | None
         for obj in objs:
             obj._state.adding = False
             obj._state.db = connection.alias
+
+
+@cache
+def _insert_claimed_sql(model: type[models.Model], rows: int, vendor: str,
+                        claim: str) -> tuple[str, tuple[models.Field, ...]]:
+    fields = tuple(f for f in model._meta.concrete_fields if not f.primary_key)
+    # Typed, as a VALUES list would be by the columns it goes into: a SELECT list is not.
+    one = "SELECT " + ", ".join(f"CAST(%s AS {f.cast_db_type(connection)})" for f in fields) + " FROM _claim"
+    sql = (f"WITH _claim AS ({claim}) INSERT INTO {_q(model._meta.db_table)} "
+           f"({', '.join(_q(f.column) for f in fields)}) {' UNION ALL '.join([one] * rows)} "
+           f"RETURNING {_q(model._meta.pk.column)}")
+    return sql, fields
+
+
+def insert_claimed(objs: Sequence[models.Model], claim_sql: str, claim_params: Sequence[Any]) -> bool:
+    """PostgreSQL: run ``claim_sql`` (an UPDATE … RETURNING that changes at most one row) and,
+    only if it changed one, insert the unsaved instances ``objs`` of one model, in one statement
+    (a data-modifying ``WITH``): all or nothing, and one round trip, without a transaction of
+    its own. True and the instances' primary keys set (in the order given: each row is one arm
+    of a UNION ALL, inserted and returned in that order); False when the claim changed nothing
+    and so nothing was inserted. ``claim_sql`` must be the same text for every call."""
+    if connection.vendor != "postgresql":
+        raise NotImplementedError("insert_claimed needs a data-modifying WITH (PostgreSQL)")
+    if not objs or any(obj.pk is not None for obj in objs):
+        raise ValueError("insert_claimed takes unsaved instances, at least one")
+    model = type(objs[0])
+    sql, fields = _insert_claimed_sql(model, len(objs), connection.vendor, claim_sql)
+    params: list[Any] = list(claim_params)
+    for obj in objs:
+        for field in fields:
+            params.append(field.get_db_prep_save(field.pre_save(obj, True), connection))
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        keys = cursor.fetchall()
+    if not keys:
+        return False
+    for obj, (pk,) in zip(objs, keys, strict=True):
+        obj.pk = pk
+        obj._state.adding = False
+        obj._state.db = connection.alias
+    return True

@@ -214,8 +214,9 @@ def submit(request: HttpRequest, pk: int, key: str, entries: Sequence[Entry] = (
     a replay — with any key — gets ``replay=True`` and changes nothing.
 
     With no answers sent (the questionnaire's script saved them all already) the claim and the
-    scoring go first, without reading the assignment (``Assignment.submit_own``: freshman week's
-    busiest request). Anything but a clean first submit takes the long way, which says why:
+    scoring go first, without loading the assignment and its campaign through the ORM
+    (``Assignment.submit_own``: freshman week's busiest request). Anything but a clean first
+    submit takes the long way, which says why:
     someone else's → NotFound; missing key or unanswered questions → Invalid (``key``,
     ``incomplete``); closed, not consented → Conflict. The refusal carries the assignment
     (``obj``), re-read, for the page to show the questionnaire again."""

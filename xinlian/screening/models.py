@@ -505,6 +505,10 @@ class Assignment(models.Model):
     # URGENT or INTERVIEW by a critical or positive result; cleared in the worker's transaction
     # that does it. An outbox in the row itself: the submit inserts no job row.
     action_due = models.PositiveSmallIntegerField(choices=SubmitAction.choices, null=True, blank=True)
+    # Counts the batches of answers saved (under the row lock, ``save_answers``): the submit that
+    # reads the answers before it claims (on PostgreSQL, ``submit_own``) claims only if no batch
+    # landed in between, so it never scores answers older than the ones kept.
+    answers_rev = models.PositiveIntegerField(default=0, editable=False)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -572,9 +576,18 @@ class Assignment(models.Model):
     def _refuse_unless_answerable_now(self) -> None:
         """Re-read the state under the row lock submit() takes (call inside a transaction): a
         submit from a double tap or another device may have landed since this instance was read."""
-        state = (Assignment.objects.select_for_update().filter(pk=self.pk)
-                 .values_list("status", "consent_agreed", "consent_version").get())
-        if not self._answerable(*state):
+        # One UPDATE both locks the row and counts this batch (``answers_rev``); a refusal below
+        # rolls the count back with the transaction.
+        if connection.features.can_return_columns_from_insert:  # UPDATE … RETURNING (SQLite 3.35+)
+            with connection.cursor() as cursor:
+                cursor.execute("UPDATE screening_assignment SET answers_rev = answers_rev + 1 WHERE id = %s "
+                               "RETURNING status, consent_agreed, consent_version", [self.pk])
+                status, agreed, version = cursor.fetchone()
+        else:
+            status, agreed, version = (Assignment.objects.select_for_update().filter(pk=self.pk)
+                                       .values_list("status", "consent_agreed", "consent_version").get())
+            Assignment.objects.filter(pk=self.pk).update(answers_rev=models.F("answers_rev") + 1)
+        if not self._answerable(status, None if agreed is None else bool(agreed), version):
             raise ScreeningError(_("This screening cannot be answered now."), code="state")
 
     def _refuse_unless_open(self, now: dt.datetime) -> None:
@@ -663,34 +676,59 @@ class Assignment(models.Model):
     @classmethod
     def submit_own(cls, pk: int, user: User, key: str, now: dt.datetime | None = None) -> SubmitOutcome | None:
         """``submit`` for the respondent's own assignment in the fewest statements — the busiest
-        request of a freshman week: no read first, one UPDATE checks the owner, the state, the
-        consent version and the window while it claims. None when that UPDATE claims nothing or
-        the answers are incomplete: the caller then loads the assignment and ``submit`` says
-        why (or answers a replay)."""
+        request of a freshman week. The saved answers are read (with the assignment's ids, no lock)
+        and scored first; then one UPDATE checks the owner, the state, the consent version and the
+        window while it claims, and the results go in: on PostgreSQL in that same statement (a
+        data-modifying WITH, all or nothing without a transaction of its own: three round trips
+        fewer than BEGIN, claim, read, insert, COMMIT), on SQLite in a transaction that holds the
+        database's write lock for those two statements only, not for the scoring (the other
+        server processes' writes wait on that lock). The claim holds only if no batch of answers
+        was saved since the read (``answers_rev``, checked on the claimed row itself, so even a
+        save that commits while the claim waits for the lock is seen). None when the claim claims
+        nothing or the answers are incomplete: the caller then loads the assignment and
+        ``submit`` says why, scoring the answers then kept (or answers a replay)."""
         now = now or timezone.now()
-        # UPDATE … RETURNING: PostgreSQL, and SQLite from 3.35 (the flag Django keeps for it).
+        # UPDATE … RETURNING / INSERT … RETURNING: PostgreSQL, and SQLite from 3.35.
         if not key or len(key) > 64 or not connection.features.can_return_columns_from_insert:
             return None
-        stamp = Assignment._meta.get_field("submitted_at").get_db_prep_save(now, connection)
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT a.campaign_id, a.student_id, a.answers_rev, r.id, r.campaign_instrument_id, "
+                           "r.data FROM screening_assignment a LEFT JOIN screening_response r "
+                           "ON r.assignment_id = a.id WHERE a.id = %s AND a.user_id = %s AND a.status IN (%s, %s)",
+                           [pk, user.pk, AssignmentStatus.INVITED.value, AssignmentStatus.IN_PROGRESS.value])
+            found = cursor.fetchall()
+        if not found:
+            return None
+        campaign_id, student_id, rev = found[0][:3]
+        data = Response._meta.get_field("data")
+        payloads = {ci_pk: (resp_pk, json.loads(data.from_db_value(raw, None, connection) or "{}"))
+                    for _c, _s, _r, resp_pk, ci_pk, raw in found if resp_pk is not None}
+        assignment = cls(pk=pk, campaign_id=campaign_id, user_id=user.pk, student_id=student_id)
+        # The campaign's name, school and alert policy, at most SETTINGS_TTL seconds old (its
+        # window and consent version are checked by the claim, in the database).
+        cls.campaign.field.set_cached_value(assignment, Campaign.cached(campaign_id))
         try:
-            with transaction.atomic():
-                with connection.cursor() as cursor:
-                    cursor.execute(
-                        f"{_CLAIM_SQL} AND user_id = %s AND consent_version = ("
-                        "SELECT c.consent_version FROM screening_campaign c "
-                        "WHERE c.id = screening_assignment.campaign_id AND c.launched_at IS NOT NULL "
-                        "AND c.opens_at <= %s AND c.closes_at > %s) RETURNING campaign_id, student_id",
-                        [*_claim_params(key, stamp, pk), user.pk, stamp, stamp])
-                    row = cursor.fetchone()
-                if row is None:
-                    return None
-                assignment = cls(pk=pk, campaign_id=row[0], user_id=user.pk, student_id=row[1])
-                # The campaign's name, school and alert policy, at most SETTINGS_TTL seconds old
-                # (its window and consent version were checked above, in the database).
-                cls.campaign.field.set_cached_value(assignment, Campaign.cached(row[0]))
-                return assignment._score(key, now)
+            rows, action = assignment._scored(payloads, now)
         except ScreeningError:
             return None
+        if not rows:  # nothing to score: the long way says why
+            return None
+        stamp = Assignment._meta.get_field("submitted_at").get_db_prep_save(now, connection)
+        params = [*_claim_params(key, stamp, pk), user.pk, stamp, stamp, rev]
+        params[3] = int(action or SubmitAction.RECORD)  # the CASE's mark: with the results at once
+        claim = f"{_CLAIM_SQL} AND {_OWN_SQL} AND answers_rev = %s"
+        if connection.vendor == "postgresql":
+            claimed = hotsql.insert_claimed(rows, f"{claim} RETURNING id", params)
+        else:
+            with transaction.atomic():
+                with connection.cursor() as cursor:
+                    cursor.execute(claim, params)
+                    claimed = cursor.rowcount == 1
+                if claimed:
+                    hotsql.insert(rows)
+        if not claimed:
+            return None
+        return assignment._submitted(key, now, rows, action)
 
     def _claim(self, key: str, now: dt.datetime) -> bool:
         """One UPDATE checks the state and claims (SQL by hand: see xinlian/lib/hotsql.py)."""
@@ -702,9 +740,21 @@ class Assignment(models.Model):
 
     def _score(self, key: str, now: dt.datetime) -> SubmitOutcome:
         """Score the claimed submission (inside the claim's transaction) and mark what follows."""
-        campaign = self.campaign
         payloads = {ci_pk: (resp_pk, json.loads(data or "{}"))
                     for resp_pk, ci_pk, data in Response.rows_of(self.pk)}
+        rows, action = self._scored(payloads, now)
+        # The claim marked a student's submission RECORD; a critical or positive result asks
+        # more: that mark goes with the results (on PostgreSQL in the INSERT's statement).
+        hotsql.insert(rows, along=None if action is None else (
+            "UPDATE screening_assignment SET action_due = %s WHERE id = %s", [int(action), self.pk]))
+        return self._submitted(key, now, rows, action)
+
+    def _scored(self, payloads: dict[int, tuple[int, dict[str, Any]]],
+                now: dt.datetime) -> tuple[list[Result], SubmitAction | None]:
+        """The unsaved results of the saved answers ``{campaign instrument: (response, payload)}``
+        and what the submission asks of the worker beyond its chronology line (a student's
+        critical or positive result); ScreeningError ``incomplete`` if any answer is missing."""
+        campaign = self.campaign
         instruments = campaign.scoring_instruments()
         rules = RuleSet.active_overrides([inst.code for _ci, inst in instruments])
         min_median = CentreSettings.min_median_for(campaign.school_id)
@@ -728,11 +778,10 @@ class Assignment(models.Model):
         if incomplete:
             raise ScreeningError(_("Some questions are not answered yet: %(names)s."),
                                  params={"names": "、".join(incomplete)}, code="incomplete")
-        # The claim marked a student's submission RECORD; a critical or positive result asks
-        # more: that mark goes with the results (on PostgreSQL in the INSERT's statement).
-        action = SubmitAction.for_results(rows) if self.student_id is not None else None
-        hotsql.insert(rows, along=None if action is None else (
-            "UPDATE screening_assignment SET action_due = %s WHERE id = %s", [int(action), self.pk]))
+        return rows, SubmitAction.for_results(rows) if self.student_id is not None else None
+
+    def _submitted(self, key: str, now: dt.datetime, rows: list[Result],
+                   action: SubmitAction | None) -> SubmitOutcome:
         self.status, self.submitted_at, self.submit_key = AssignmentStatus.SUBMITTED, now, key
         self.action_due = action or (SubmitAction.RECORD if self.student_id is not None else None)
         return SubmitOutcome(self, replay=False, results=rows)
@@ -755,6 +804,13 @@ class Assignment(models.Model):
 _CLAIM_SQL = ("UPDATE screening_assignment SET status = %s, submitted_at = %s, submit_key = %s, "
               "action_due = CASE WHEN student_id IS NULL THEN NULL ELSE %s END "
               "WHERE id = %s AND status IN (%s, %s) AND consent_agreed = %s")
+
+
+# The respondent's own, in the campaign's window, under the consent text now in force (with
+# params user pk, now, now): submit_own's checks, made by the claim itself.
+_OWN_SQL = ("user_id = %s AND consent_version = (SELECT c.consent_version FROM screening_campaign c "
+            "WHERE c.id = screening_assignment.campaign_id AND c.launched_at IS NOT NULL "
+            "AND c.opens_at <= %s AND c.closes_at > %s)")
 
 
 def _claim_params(key: str, stamp: Any, pk: int) -> list[Any]:

@@ -12,10 +12,12 @@ classes spend (bench/floor.py measures it against a bare Django app; issue 10 §
   (``django.contrib.auth.get_user``: the backend listed in settings, an active user, the session
   hash against the current and the fallback secrets). Any other backend goes through Django.
   A view may ask for a few scalars about the user in the same statement
-  (``hotsql.user_columns``: the inbox badge's unread count)."""
+  (``hotsql.user_columns``: the inbox badge's unread count), and every request loads those
+  registered for all (``hotsql.register_user_columns``: what the two-step check needs)."""
 
 from __future__ import annotations
 
+import re
 import time
 from typing import Any
 
@@ -124,6 +126,7 @@ def _remember(key: str, pk: Any) -> None:
 # URL; bounded like the guesses above.
 _COLUMNS_OF_PATH: dict[tuple[Any, str], tuple[tuple[str, tuple[str, Any]], ...]] = {}
 COLUMNS_OF_PATH_MAX = 4_096
+_DIGITS = re.compile(r"[0-9]+")
 
 
 def _view_columns(request: HttpRequest) -> tuple[tuple[str, tuple[str, Any]], ...]:
@@ -134,7 +137,11 @@ def _view_columns(request: HttpRequest) -> tuple[tuple[str, tuple[str, Any]], ..
     if match is not None:
         return getattr(match.func, "user_columns", ())
     urlconf = getattr(request, "urlconf", None)
-    key = (urlconf or settings.ROOT_URLCONF, request.path_info)
+    # Keyed by the path with its numbers as 0: one entry for /screening/a/<pk>/submit/ whatever
+    # the pk (each submit's own path used to miss, and resolve twice). Two views whose paths
+    # differ only in digits would share an entry: harmless, as columns are only an offer (a
+    # view without its column loaded computes it itself; an extra one is never read).
+    key = (urlconf or settings.ROOT_URLCONF, _DIGITS.sub("0", request.path_info))
     columns = _COLUMNS_OF_PATH.get(key)
     if columns is None:
         try:
@@ -172,7 +179,8 @@ def load_user(request: HttpRequest) -> Any:
     statement that loads the session; every check is Django's, in Django's order."""
     session = request.session
     model = auth.get_user_model()
-    columns = _view_columns(request) if session.session_key else ()  # no cookie: nobody to load
+    # No cookie: nobody to load. Else the scalars every request loads, then the view's own.
+    columns = (*hotsql.every_request_columns(), *_view_columns(request)) if session.session_key else ()
     extra = tuple(sql for _name, (sql, _params) in columns)
     extra_params = [p for _name, (_sql, params) in columns for p in hotsql.column_params(params)]
     guessed = None
