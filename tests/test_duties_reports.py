@@ -328,8 +328,11 @@ class CompletenessTests(DutiesTestCase):
         committee_b1 = make_student("S0102", "周一", self.class_b1)
         Post.objects.create(person=committee_b1.user, unit=self.class_b1, role=Role.COMMITTEE_MEMBER,
                             starts_on=dt.date(2024, 9, 1))
-        self.submit(zero=True)
+        on_time = self.submit(zero=True)
         late = self.submit("committee_a2", flags=[self.flag(self.student_a2)])
+        # Both times set: filed now, the report would be late while the earliest open period is
+        # last week's, in its grace days (after midnight at the end of its due day).
+        Report.objects.filter(pk=on_time.pk).update(submitted_at=self.period.deadline - dt.timedelta(hours=3))
         Report.objects.filter(pk=late.pk).update(submitted_at=self.period.deadline + dt.timedelta(hours=3))
         school = self.table()
         self.assertEqual(school.unit, self.school)

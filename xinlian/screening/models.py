@@ -506,7 +506,7 @@ class Assignment(models.Model):
     # that does it. An outbox in the row itself: the submit inserts no job row.
     action_due = models.PositiveSmallIntegerField(choices=SubmitAction.choices, null=True, blank=True)
     # Counts the batches of answers saved (under the row lock, ``save_answers``): the submit that
-    # reads the answers before it claims (on PostgreSQL, ``submit_own``) claims only if no batch
+    # reads and scores the answers before it claims (``submit_own``) claims only if no batch
     # landed in between, so it never scores answers older than the ones kept.
     answers_rev = models.PositiveIntegerField(default=0, editable=False)
     created_at = models.DateTimeField(default=timezone.now)

@@ -1,7 +1,7 @@
-"""Each batch of answers saved counts on its assignment (``answers_rev``), so that on PostgreSQL the
-submit can read the answers first and then claim and insert the results in one statement, claiming
-only if no batch landed in between (``Assignment.submit_own``). Adding a column with a constant
-default is instant on PostgreSQL 11 and later, whatever the number of assignments."""
+"""Each batch of answers saved counts on its assignment (``answers_rev``), so that the submit can
+read and score the answers before it claims, claiming only if no batch landed in between
+(``Assignment.submit_own``). Adding a column with a constant default is instant on PostgreSQL 11
+and later, whatever the number of assignments."""
 
 from django.db import migrations, models
 
