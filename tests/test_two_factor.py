@@ -89,6 +89,49 @@ class WhoMustTests(TwoStepTestCase):
         Case.objects.filter(pk=case.pk).update(status="open", lead=head)
         self.assertTrue(twofactor.requires_second_factor(self.persona("head_teacher_a1")))
 
+    def state_in_sql(self, user: User) -> int:
+        """What the statement that loads the user says (``twofactor.state_columns``)."""
+        from xinlian.lib import hotsql
+
+        sql, params = twofactor.state_columns()[twofactor.STATE_COLUMN]
+        _user, values = hotsql.get_with_columns(User, "", "t.id = %s", [user.pk], (sql,),
+                                                hotsql.column_params(params))
+        return values[0]
+
+    def state_in_python(self, user: User) -> int:
+        fresh = User.objects.get(pk=user.pk)
+        if twofactor.has_device(fresh):
+            return twofactor.STATE_VERIFY
+        return twofactor.STATE_ENROL if twofactor.requires_second_factor(fresh) else twofactor.STATE_NONE
+
+    def assert_same_rule(self, label: str) -> None:
+        users = [*(self.persona(name) for name in ("director", "counsellor_a", "head_teacher_a1", "committee_a1",
+                                                    "student_a1_user", "bureau_viewer")),
+                 User.objects.get(pk=self.psych.pk), *User.objects.filter(is_superuser=True)]
+        for user in users:
+            with self.subTest(label, user=user.username):
+                self.assertEqual(self.state_in_sql(user), self.state_in_python(user))
+
+    def test_the_rule_loaded_with_the_user_is_the_rule_in_python(self):
+        """The SQL expression and requires_second_factor/has_device are two writings of one rule
+        (the SQL for every request, Python where the user is not loaded by that statement)."""
+        User.objects.create_superuser(username="root", password=PASSWORD, full_name="管理员")
+        self.assert_same_rule("as seeded")
+        self.assertEqual(self.state_in_sql(self.director), twofactor.STATE_ENROL)
+        self.assertEqual(self.state_in_sql(self.student_a1.user), twofactor.STATE_NONE)
+        case = Case.open_for(self.student_a1, by=self.director)
+        case.members.add(self.head_teacher_a1)
+        self.device_for(self.student_a1.user)  # a student who turned it on
+        Post.objects.filter(person=self.psych).update(ends_on=dt.date(2020, 1, 1))  # a term that ended
+        self.assert_same_rule("changed")
+        self.assertEqual(self.state_in_sql(self.head_teacher_a1), twofactor.STATE_ENROL)
+        self.assertEqual(self.state_in_sql(self.psych), twofactor.STATE_NONE)
+        Case.objects.filter(pk=case.pk).update(status="closed")
+        self.assert_same_rule("case closed")
+        with self.settings(TWO_FACTOR_REQUIRED=False):
+            self.assert_same_rule("optional")
+            self.assertEqual(self.state_in_sql(self.director), twofactor.STATE_NONE)
+
     @override_settings(TWO_FACTOR_REQUIRED=False)
     def test_the_setting_makes_it_optional_for_everyone(self):
         self.assertFalse(twofactor.requires_second_factor(self.persona("director")))
