@@ -373,7 +373,7 @@ class CompletenessTests(DutiesTestCase):
         for i in range(classes):
             college = self.college_a if i % 2 else self.college_b
             klass = college.add_unit(kind=UnitKind.CLASS, code=f"X-{uuid.uuid4().hex[:8]}", name=f"扩{i}班")
-            student = make_student(f"S9{uuid.uuid4().int % 10**6:06d}", f"学生{i}", klass)
+            student = make_student(f"S9{i:06d}", f"学生{i}", klass)  # unique: a random number once collided
             Post.objects.create(person=student.user, unit=klass, role=Role.COMMITTEE_MEMBER,
                                 starts_on=dt.date(2024, 9, 1))
             if i % 3 == 0:
