@@ -1,6 +1,7 @@
 """Production refuses dev defaults; a well-configured production passes `check --deploy`."""
 
 import base64
+import datetime as dt
 import os
 import subprocess
 import sys
@@ -99,3 +100,41 @@ class PreparedStatementsTests(SimpleTestCase):
             self.skipTest("a PostgreSQL connection's setting")
         connection.ensure_connection()
         self.assertEqual(connection.connection.prepare_threshold, 5)
+
+
+class ChecksDoNotDependOnTheClockTests(SimpleTestCase):
+    """Django warns of a "fixed default" (fields.W161) when ``check`` runs within ten seconds of a
+    date or time default written as a value; ``check --deploy --fail-level WARNING`` then fails.
+    Django compares the time in UTC: CI once ran at 18:00:00 UTC, the hour of the shipped end of
+    office hours, and failed."""
+
+    def test_model_checks_pass_at_every_hour_a_default_names(self):
+        from unittest import mock
+
+        from django.apps import apps
+        from django.core import checks
+        from django.utils import timezone
+
+        from xinlian.notify.hours import DEFAULT_END, DEFAULT_START
+
+        today = timezone.now().date()
+        for at in (DEFAULT_START, DEFAULT_END):
+            now = dt.datetime.combine(today, at, tzinfo=dt.UTC)
+            with self.subTest(at=at), mock.patch("django.utils.timezone.now", return_value=now):
+                found = [m for m in checks.run_checks(app_configs=apps.get_app_configs(),
+                                                      tags=[checks.Tags.models])
+                         if m.id == "fields.W161"]
+                self.assertEqual(found, [])
+
+    def test_the_check_in_this_test_would_see_a_fixed_time_default(self):
+        # The guard above is only worth something if the patched clock reaches Django's check.
+        from unittest import mock
+
+        from django.db import models
+        from django.utils import timezone
+
+        now = dt.datetime.combine(timezone.now().date(), dt.time(18, 0), tzinfo=dt.UTC)
+        field = models.TimeField(default=dt.time(18, 0))
+        field.set_attributes_from_name("end")
+        with mock.patch("django.utils.timezone.now", return_value=now):
+            self.assertIn("fields.W161", [m.id for m in field._check_fix_default_value()])
