@@ -273,7 +273,8 @@ def stamp_sessions(keys: list[str]) -> None:
     questionnaire page, the answers saved): the idle timeout's renewal time and the two-step
     check's time, as xinlian.web.middleware and xinlian.access.twofactor write them."""
     from xinlian.access.twofactor import CHECKED_KEY
-    from xinlian.web.middleware import RENEWED_KEY, SessionStore
+    from xinlian.web.middleware import RENEWED_KEY
+    from xinlian.web.sessions import SessionStore
 
     now = int(time.time())
     for key in keys:
@@ -425,7 +426,8 @@ def run_benchmark(vendor: str, args: argparse.Namespace) -> dict:
     with fresh_database(vendor) as env:
         return run_child([str(BENCH_DIR / "floor.py"), "--students", str(args.floor_students),
                           "--workers", str(args.server_workers),
-                          "--threads", str(args.server_threads), "--generator", args.generator], env,
+                          "--threads", str(args.server_threads), "--generator", args.generator,
+                          "--rounds", str(args.floor_rounds), "--duration", str(args.floor_duration)], env,
                          timeout=3600)
 
 

@@ -416,6 +416,10 @@ def main() -> None:
     parser.add_argument("--server-workers", type=int, default=3, help="gunicorn workers (screening)")
     parser.add_argument("--floor-students", type=int, default=48_000,
                         help="floor: students seeded; each submit phase spends the assignments it submits")
+    parser.add_argument("--floor-rounds", type=int, default=2,
+                        help="floor: rounds of the five phases, alternating (more rounds average out the "
+                             "bursts of other load on a shared machine; mind the assignments they spend)")
+    parser.add_argument("--floor-duration", type=float, default=10.0, help="floor: seconds measured per phase")
     parser.add_argument("--server-threads", type=int, default=0,
                         help="gunicorn gthread threads per worker (0: sync workers, the measured best)")
     parser.add_argument("--freshmen", type=int, default=None,

@@ -341,13 +341,13 @@ def make_sessions(user_ids: list[int]) -> dict[int, str]:
     """One logged-in session per user, as ``login()`` leaves it (ModelBackend: django-axes'
     backend only guards the login form and never authenticates anyone), with the time the
     session middleware stamps on it when the login response saves it."""
-    from django.contrib.sessions.backends.db import SessionStore
-    from django.contrib.sessions.models import Session
     from django.utils import timezone
     from django.utils.crypto import get_random_string
 
     from xinlian.network.models import User
     from xinlian.web.middleware import RENEWED_KEY
+    from xinlian.web.models import Session
+    from xinlian.web.sessions import SessionStore
 
     store = SessionStore()
     expire = timezone.now() + dt.timedelta(hours=3)
@@ -361,7 +361,7 @@ def make_sessions(user_ids: list[int]) -> dict[int, str]:
         key = get_random_string(32, "abcdefghijklmnopqrstuvwxyz0123456789")
         data = {"_auth_user_id": str(user.pk), "_auth_user_backend": MODEL_BACKEND, "_auth_user_hash": h,
                 RENEWED_KEY: renewed}
-        rows.append(Session(session_key=key, session_data=store.encode(data), expire_date=expire))
+        rows.append(Session(session_key=key, session_data=store.encode(data), expire_date=expire, user_id=user.pk))
         keys[user.pk] = key
     Session.objects.bulk_create(rows, batch_size=2000)
     return keys

@@ -11,7 +11,6 @@ import re
 import time
 
 from django.conf import settings
-from django.contrib.sessions.models import Session
 from django.db import connection
 from django.test import TestCase
 from django.test.utils import CaptureQueriesContext
@@ -35,6 +34,7 @@ from xinlian.network.models import Unit, UnitKind, User
 from xinlian.notify.models import Channel, Delivery
 from xinlian.screening.models import Interview
 from xinlian.web.middleware import RENEWED_KEY
+from xinlian.web.models import Session
 
 from .base import make_student
 from .screening_base import ScreeningTestCase

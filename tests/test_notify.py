@@ -11,7 +11,6 @@ import time
 import uuid
 from urllib.parse import parse_qs, urlsplit
 
-from django.contrib.sessions.models import Session
 from django.contrib.staticfiles.testing import StaticLiveServerTestCase
 from django.core import mail
 from django.test import override_settings
@@ -23,6 +22,7 @@ from xinlian.network.models import Role, Unit, UnitKind
 from xinlian.notify.models import Channel, Delivery, DeliveryStatus, Robot
 from xinlian.notify.sending import robot_payload, robot_url, send_due
 from xinlian.web.middleware import RENEWED_KEY
+from xinlian.web.models import Session
 
 from .base import PASSWORD, NetworkTestCase, make_staff
 from .robot_receiver import Receiver

@@ -13,7 +13,6 @@ from unittest import mock
 import openpyxl
 from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY, get_user
 from django.contrib.sessions.backends.base import UpdateError
-from django.contrib.sessions.models import Session
 from django.db import IntegrityError, connection, transaction
 from django.http import HttpResponse
 from django.test import RequestFactory, override_settings
@@ -39,15 +38,17 @@ from xinlian.screening.models import (
     Response,
     Result,
     SubmitAction,
+    own_answers_rows,
 )
 from xinlian.web import middleware
 from xinlian.web.middleware import (
     HEALTHY_SECONDS,
     RENEWED_KEY,
     RecentConnectionMiddleware,
-    SessionStore,
     load_user,
 )
+from xinlian.web.models import Session
+from xinlian.web.sessions import SessionStore
 
 MODEL_BACKEND = "django.contrib.auth.backends.ModelBackend"
 
@@ -56,14 +57,12 @@ class RequestUserTests(NetworkTestCase):
     def badge(self, **extra):  # noqa: ANN003, ANN201
         return self.client.get(reverse("inbox-badge"), **extra)
 
-    def test_a_logged_in_request_costs_two_queries(self) -> None:
-        # A password login (ModelBackend), and the test client's own login; logged in by
-        # another process (this one has not seen the session: see SessionWithUserTests).
+    def test_a_logged_in_request_costs_one_query(self) -> None:
+        # A password login (ModelBackend), and the test client's own login.
         for backend in (MODEL_BACKEND, None):
             with self.subTest(backend=backend):
                 self.client.force_login(self.counsellor_a, backend=backend)
-                middleware._USER_OF_SESSION.clear()
-                with self.assertNumQueries(2):  # session, then the user with the unread count
+                with self.assertNumQueries(1):  # the session with its user and the unread count
                     response = self.badge()
                 self.assertEqual(response.status_code, 200)
                 self.assertEqual(response.wsgi_request.user, self.counsellor_a)
@@ -195,14 +194,9 @@ class RequestUserTests(NetworkTestCase):
 
 
 class SessionWithUserTests(NetworkTestCase):
-    """A session this process has seen before comes with its user in one statement (the user
-    guessed from that earlier request); the guess is used only when the session's signed data
-    names the same user, and every check of Django's get_user still applies."""
-
-    def setUp(self) -> None:
-        super().setUp()
-        middleware._USER_OF_SESSION.clear()
-        self.addCleanup(middleware._USER_OF_SESSION.clear)
+    """The session row records whom the session is logged in as (xinlian.web.sessions), and the
+    session comes with that user in one statement; the row's user is used only when the
+    session's signed data names the same user, and every check of Django's get_user applies."""
 
     def badge(self):  # noqa: ANN201
         return self.client.get(reverse("inbox-badge"), HTTP_HX_REQUEST="true")
@@ -211,36 +205,92 @@ class SessionWithUserTests(NetworkTestCase):
         self.client.force_login(self.counsellor_a, backend=MODEL_BACKEND)
         return self.client.session.session_key
 
-    def test_a_session_seen_before_costs_one_query(self) -> None:
+    def row_user(self, key: str):  # noqa: ANN201
+        return Session.objects.filter(session_key=key).values_list("user_id", flat=True).first()
+
+    def test_every_request_costs_one_query(self) -> None:
         Delivery.objects.create(recipient=self.counsellor_a, channel=Channel.INBOX, message="Test message")
         key = self.login()
-        self.assertEqual(middleware._USER_OF_SESSION[key], self.counsellor_a.pk)  # learnt at login
-        with self.assertNumQueries(1):  # the first request after a login here
-            self.badge()
-        middleware._USER_OF_SESSION.clear()  # as if logged in by another server process
-        with self.assertNumQueries(2):  # not seen yet: the session, then the user
-            self.badge()
-        self.assertEqual(middleware._USER_OF_SESSION[key], self.counsellor_a.pk)
-        with self.assertNumQueries(1):  # the session, the user and the unread count at once
-            response = self.badge()
+        self.assertEqual(self.row_user(key), self.counsellor_a.pk)  # recorded at login
+        for _ in range(2):  # the first request after the login, and any other
+            with self.assertNumQueries(1):  # the session, the user and the unread count at once
+                response = self.badge()
         self.assertEqual(response.wsgi_request.user, self.counsellor_a)
         self.assertEqual(response.wsgi_request.user_columns, {"unread": 1, STATE_COLUMN: STATE_NONE})
         self.assertIn(">1<", response.content.decode())
         with CaptureQueriesContext(connection) as page:  # a page: the same one statement first
             self.assertEqual(self.client.get(reverse("inbox")).status_code, 200)
         self.assertIn('LEFT JOIN "network_user" t', page.captured_queries[0]["sql"])
-        self.assertFalse([q for q in page.captured_queries[1:] if "django_session" in q["sql"]
+        self.assertFalse([q for q in page.captured_queries[1:] if "web_session" in q["sql"]
                           and not q["sql"].startswith("UPDATE")])
 
-    def test_a_wrong_guess_is_never_used(self) -> None:
-        key = self.login()
-        middleware._USER_OF_SESSION[key] = self.outsider_b.pk  # a stale or wrong guess
-        with self.assertNumQueries(2):  # the guessed row is not the session's user: loaded again
-            response = self.badge()
-        self.assertEqual(response.wsgi_request.user, self.counsellor_a)
-        self.assertEqual(middleware._USER_OF_SESSION[key], self.counsellor_a.pk)  # corrected
-        middleware._USER_OF_SESSION[key] = 999_999  # a user that does not exist
+    def test_the_row_follows_the_login_through_the_pages(self) -> None:
+        password = "a-good-pass-2026-xl"
+        for person in (self.counsellor_a, self.outsider_b):
+            person.set_password(password)
+            person.save()
+        self.client.get(reverse("login"))  # an anonymous session may exist before the login
+        self.client.post(reverse("login"), {"username": self.counsellor_a.username, "password": password})
+        key = self.client.session.session_key
+        self.assertEqual(self.row_user(key), self.counsellor_a.pk)
         self.assertEqual(self.badge().wsgi_request.user, self.counsellor_a)
+        # Logged out, and another person logs in on the same phone: a new key with their id.
+        self.client.post(reverse("logout"))
+        self.assertFalse(Session.objects.filter(session_key=key).exists())
+        self.assertFalse(Session.objects.filter(user_id=self.counsellor_a.pk).exists())
+        self.client.post(reverse("login"), {"username": self.outsider_b.username, "password": password})
+        other = self.client.session.session_key
+        self.assertNotEqual(other, key)
+        self.assertEqual(self.row_user(other), self.outsider_b.pk)
+        self.assertEqual(self.badge().wsgi_request.user, self.outsider_b)
+
+    def test_a_session_without_a_user_records_none(self) -> None:
+        store = SessionStore()
+        store["anything"] = "kept before a login"
+        store.save()
+        self.assertTrue(Session.objects.filter(session_key=store.session_key, user=None).exists())
+        store[SESSION_KEY] = "not a number"  # unreadable: nobody, as for Django's get_user
+        store.save()
+        self.assertIsNone(self.row_user(store.session_key))
+
+    def test_a_row_that_disagrees_with_the_signed_data_is_never_used(self) -> None:
+        key = self.login()
+        for recorded in (self.outsider_b.pk, 999_999, None):  # another person, nobody, unknown
+            with self.subTest(recorded=recorded):
+                Session.objects.filter(session_key=key).update(user_id=recorded)
+                with self.assertNumQueries(2):  # the row's user is not the session's: loaded by id
+                    response = self.badge()
+                self.assertEqual(response.wsgi_request.user, self.counsellor_a)
+        # A session's data naming someone the row does not: only the data counts.
+        session = self.client.session
+        session[SESSION_KEY] = str(self.outsider_b.pk)
+        session.save()
+        self.assertEqual(self.row_user(key), self.outsider_b.pk)  # every save records the data's user
+
+    def test_the_worker_deletes_expired_sessions_once_an_hour(self) -> None:
+        from xinlian.notify.jobs import JOBS
+        from xinlian.web import sessions
+
+        job = dict(JOBS)["expired-sessions"]  # what the worker's pass runs (run_all)
+        live = self.login()
+        gone = SessionStore()
+        gone["x"] = 1
+        gone.save()
+        Session.objects.filter(session_key=gone.session_key).update(expire_date=timezone.now() - dt.timedelta(seconds=1))
+        self.addCleanup(setattr, sessions, "_last_clear", sessions._last_clear)
+        sessions._last_clear = -float("inf")
+        self.assertEqual(job(), 1)
+        self.assertEqual(list(Session.objects.values_list("session_key", flat=True)), [live])
+        Session.objects.filter(session_key=live).update(expire_date=timezone.now() - dt.timedelta(seconds=1))
+        self.assertEqual(job(), 0)  # not again within the hour
+        self.assertTrue(Session.objects.exists())
+        self.assertEqual(sessions.clear_expired_sessions(force=True), 1)
+        self.assertFalse(Session.objects.exists())
+
+    def test_deleting_a_user_deletes_their_sessions(self) -> None:
+        key = self.login()
+        self.counsellor_a.delete()
+        self.assertFalse(Session.objects.filter(session_key=key).exists())
 
     def test_the_checks_still_apply_on_the_one_statement_path(self) -> None:
         key = self.login()
@@ -257,7 +307,7 @@ class SessionWithUserTests(NetworkTestCase):
         self.counsellor_a.save()
         self.assertEqual(self.badge().status_code, 286)  # inactive: signed out, polling stops
 
-    def test_an_expired_or_deleted_session_is_anonymous_and_forgotten(self) -> None:
+    def test_an_expired_or_deleted_session_is_anonymous(self) -> None:
         key = self.login()
         self.badge()
         Session.objects.filter(session_key=key).update(expire_date=timezone.now() - dt.timedelta(seconds=1))
@@ -265,7 +315,6 @@ class SessionWithUserTests(NetworkTestCase):
             response = self.badge()
         self.assertEqual(response.status_code, 286)
         self.assertFalse(response.wsgi_request.user.is_authenticated)
-        self.assertNotIn(key, middleware._USER_OF_SESSION)
         key = self.login()
         self.badge()
         Session.objects.filter(session_key=key).delete()  # a logout elsewhere
@@ -273,7 +322,6 @@ class SessionWithUserTests(NetworkTestCase):
 
     def test_the_session_still_renews_when_loaded_with_its_user(self) -> None:
         key = self.login()
-        self.badge()  # seen: the next request takes the one-statement path
         session = SessionStore(key)
         session[RENEWED_KEY] = 0  # renewed long ago: the next page view renews it
         session.save()
@@ -281,10 +329,11 @@ class SessionWithUserTests(NetworkTestCase):
         Session.objects.filter(session_key=key).update(expire_date=stale)
         with CaptureQueriesContext(connection) as page:  # the session with its user; the renewal
             self.assertEqual(self.client.get(reverse("inbox")).status_code, 200)
-        sessions = [q["sql"] for q in page.captured_queries if "django_session" in q["sql"]]
+        sessions = [q["sql"] for q in page.captured_queries if "web_session" in q["sql"]]
         self.assertEqual(len(sessions), 2, sessions)
         self.assertIn('LEFT JOIN "network_user" t', sessions[0])
-        self.assertTrue(sessions[1].startswith('UPDATE "django_session"'))
+        self.assertTrue(sessions[1].startswith('UPDATE "web_session"'))
+        self.assertEqual(self.row_user(key), self.counsellor_a.pk)  # the renewal keeps the user
         self.assertGreater(Session.objects.get(session_key=key).expire_date, stale + dt.timedelta(minutes=5))
         self.assertGreater(SessionStore(key)[RENEWED_KEY], 0)
         # A poll is no activity: it does not renew.
@@ -336,38 +385,75 @@ class SessionWithUserTests(NetworkTestCase):
         self.assertIn(">2<", chinese.content.decode())
         self.assertNotIn("unread messages", chinese.content.decode())
 
-    def test_the_guesses_are_bounded(self) -> None:
-        self.addCleanup(setattr, middleware, "USER_OF_SESSION_MAX", middleware.USER_OF_SESSION_MAX)
-        middleware.USER_OF_SESSION_MAX = 3
-        key = self.login()
-        middleware._USER_OF_SESSION.clear()
-        middleware._USER_OF_SESSION.update({f"k{n}": n for n in range(3)})
-        self.badge()
-        self.assertEqual(middleware._USER_OF_SESSION, {key: self.counsellor_a.pk})
+
+class SessionsMovedAtUpgradeTests(NetworkTestCase):
+    """The migration that made the session table moves the sessions of Django's own table, with
+    the user each is logged in as: nobody is logged out by the upgrade."""
+
+    def test_unexpired_sessions_move_with_their_user(self) -> None:
+        import importlib
+        from types import SimpleNamespace
+
+        from django.apps import apps
+        from django.contrib.sessions.backends.db import SessionStore as DjangoStore
+        from django.contrib.sessions.models import Session as DjangoSession
+
+        migration = importlib.import_module("xinlian.web.migrations.0001_session")
+        later = timezone.now() + dt.timedelta(minutes=20)
+        logged_in, anonymous, expired = DjangoStore(), DjangoStore(), DjangoStore()
+        for store, data in ((logged_in, {SESSION_KEY: str(self.counsellor_a.pk), BACKEND_SESSION_KEY: MODEL_BACKEND,
+                                         HASH_SESSION_KEY: self.counsellor_a.get_session_auth_hash()}),
+                            (anonymous, {"x": 1}), (expired, {SESSION_KEY: str(self.outsider_b.pk)})):
+            store.update(data)
+            store.save()
+        DjangoSession.objects.filter(session_key=expired.session_key).update(expire_date=timezone.now())
+        DjangoSession.objects.update(expire_date=later)
+        DjangoSession.objects.filter(session_key=expired.session_key).update(
+            expire_date=timezone.now() - dt.timedelta(seconds=1))
+        DjangoSession.objects.create(session_key="tampered0123456789", session_data="not signed", expire_date=later)
+        migration.copy_django_sessions(apps, SimpleNamespace(connection=connection))
+        moved = dict(Session.objects.values_list("session_key", "user_id"))
+        self.assertEqual(moved, {logged_in.session_key: self.counsellor_a.pk, anonymous.session_key: None,
+                                 "tampered0123456789": None})
+        self.assertFalse(DjangoSession.objects.exists())
+        # The moved session still logs its person in, in one statement.
+        self.client.cookies["sessionid"] = logged_in.session_key
+        with self.assertNumQueries(1):
+            response = self.client.get(reverse("inbox-badge"), HTTP_HX_REQUEST="true")
+        self.assertEqual(response.wsgi_request.user, self.counsellor_a)
+
+
+def _columns_but_answers(request) -> dict:  # noqa: ANN001
+    return {k: v for k, v in request.user_columns.items() if k != screening_actions.OWN_ANSWERS}
 
 
 class SubmitCountWithUserTests(ScreeningApiTestCase):
-    """The submit's rate limit counts the person's submissions of the last hour in the statement
-    that loads the user (``screening.actions.with_submit_count``); the limit still refuses."""
+    """The submit's rate limit counts the person's submissions of the last hour, and the saved
+    answers of the assignment in the path are read, in the statement that loads the session and
+    the user (``screening.actions.with_submit_columns``); the limit still refuses."""
 
     def test_the_count_comes_with_the_user_and_the_submit_is_constant(self) -> None:
         self.consent_and_answer("student_a1_user", self.a1, 0)
-        self.client.get(reverse("inbox-badge"), HTTP_HX_REQUEST="true")  # the session seen once
-        # The session with the user and the count; the claim in its transaction, the saved
-        # answers, the results — besides the refills of the per-process caches (campaign, rule
-        # sets, centre settings), which a busy process does not pay.
+        # The session with the user, the count and the saved answers; the claim in its
+        # transaction, the results — besides the refills of the per-process caches (campaign,
+        # rule sets, centre settings), which a busy process does not pay.
         with CaptureQueriesContext(connection) as ctx:
             response = self.client.post(reverse("screening:submit", args=[self.a1.pk]), {"key": "floor-k"})
         self.assertEqual(response.status_code, 303)
         cached = ("screening_campaign\".\"id\"", "screening_ruleset", "screening_centresettings")
         sql = [q["sql"] for q in ctx.captured_queries if not any(c in q["sql"] for c in cached)]
-        # PostgreSQL: the answers read, then the claim and the results in one statement, no
-        # transaction (OneStatementSubmitTests); elsewhere the claim's transaction (2 savepoints).
-        self.assertEqual(len(sql), 3 if connection.vendor == "postgresql" else 6, sql)
+        # PostgreSQL: then the claim and the results in one statement, no transaction
+        # (OneStatementSubmitTests); elsewhere the claim's transaction (2 savepoints).
+        self.assertEqual(len(sql), 2 if connection.vendor == "postgresql" else 5, sql)
         self.assertIn("FROM screening_assignment a WHERE a.user_id = t.id", sql[0])
         self.assertIn('LEFT JOIN "network_user" t', sql[0])
+        self.assertIn("LEFT JOIN screening_response r", sql[0])
+        self.assertFalse([q for q in sql[1:] if "screening_response" in q and q.startswith("SELECT")])  # no read of its own
         self.assertFalse([q for q in sql if 'COUNT(*) AS "__count"' in q])  # no count of its own
-        self.assertEqual(response.wsgi_request.user_columns, {screening_actions.SUBMITS_LAST_HOUR: 0, STATE_COLUMN: STATE_NONE})
+        self.assertEqual(_columns_but_answers(response.wsgi_request),
+                         {screening_actions.SUBMITS_LAST_HOUR: 0, STATE_COLUMN: STATE_NONE})
+        rows = own_answers_rows(response.wsgi_request.user_columns[screening_actions.OWN_ANSWERS])
+        self.assertEqual([row[:2] for row in rows], [[self.a1.campaign_id, self.a1.student_id]])
         self.a1.refresh_from_db()
         self.assertEqual(self.a1.status, AssignmentStatus.SUBMITTED)
 
@@ -377,7 +463,8 @@ class SubmitCountWithUserTests(ScreeningApiTestCase):
         self.consent_and_answer("student_a1_user", self.a1, 0)
         response = self.client.post(reverse("screening:submit", args=[self.a1.pk]), {"key": "page-k"})
         self.assertEqual(response.status_code, 409)
-        self.assertEqual(response.wsgi_request.user_columns, {screening_actions.SUBMITS_LAST_HOUR: 1, STATE_COLUMN: STATE_NONE})
+        self.assertEqual(_columns_but_answers(response.wsgi_request),
+                         {screening_actions.SUBMITS_LAST_HOUR: 1, STATE_COLUMN: STATE_NONE})
         self.assertContains(response, "过去一小时内你已提交 1 份问卷", status_code=409)
         self.a1.refresh_from_db()
         self.assertNotEqual(self.a1.status, AssignmentStatus.SUBMITTED)
@@ -385,7 +472,24 @@ class SubmitCountWithUserTests(ScreeningApiTestCase):
         Assignment.objects.filter(pk=other.pk).update(submitted_at=timezone.now() - dt.timedelta(minutes=61))
         response = self.client.post(reverse("screening:submit", args=[self.a1.pk]), {"key": "page-k2"})
         self.assertEqual(response.status_code, 303)
-        self.assertEqual(response.wsgi_request.user_columns, {screening_actions.SUBMITS_LAST_HOUR: 0, STATE_COLUMN: STATE_NONE})
+        self.assertEqual(_columns_but_answers(response.wsgi_request),
+                         {screening_actions.SUBMITS_LAST_HOUR: 0, STATE_COLUMN: STATE_NONE})
+
+    def test_answers_loaded_with_the_user_are_only_the_persons_own(self) -> None:
+        self.consent_and_answer("student_a1_user", self.a1, 0)
+        other = Assignment.objects.exclude(user=self.a1.user).filter(student__isnull=False).first()
+        # Someone else's assignment in the path: nothing loaded, and the long way says "not found".
+        response = self.client.post(reverse("screening:submit", args=[other.pk]), {"key": "k-other"})
+        self.assertEqual(response.status_code, 404)
+        self.assertEqual(own_answers_rows(response.wsgi_request.user_columns[screening_actions.OWN_ANSWERS]), [])
+        other.refresh_from_db()
+        self.assertNotEqual(other.status, AssignmentStatus.SUBMITTED)
+        # The API's submit (same session) loads them too, and submits with them.
+        response = self.post(reverse("screening-api:submit", args=[self.a1.pk]), {"key": "k-api"})
+        self.assertIn(response.status_code, (200, 201), response.content)
+        self.assertEqual(len(own_answers_rows(response.wsgi_request.user_columns[screening_actions.OWN_ANSWERS])), 1)
+        self.a1.refresh_from_db()
+        self.assertEqual((self.a1.status, self.a1.submit_key), (AssignmentStatus.SUBMITTED, "k-api"))
 
     def test_a_count_loaded_for_someone_else_is_not_used(self) -> None:
         request = RequestFactory().get("/")
@@ -422,13 +526,15 @@ class ApiSubmitFloorTests(ScreeningApiTestCase):
             response = self.submit("api-floor-k")
         self.assertEqual(response.status_code, 200, response.content)
         sql = _statements(ctx)
-        # The session with the user and the count; the claim; the saved answers; the results
-        # (on PostgreSQL the answers, then the claim with the results).
-        self.assertEqual(len(sql), 3 if connection.vendor == "postgresql" else 4, sql)
+        # The session with the user, the count and the saved answers; the claim; the results
+        # (on PostgreSQL the claim with the results, one statement).
+        self.assertEqual(len(sql), 2 if connection.vendor == "postgresql" else 3, sql)
         self.assertIn("FROM screening_assignment a WHERE a.user_id = t.id", sql[0])
+        self.assertIn("LEFT JOIN screening_response r", sql[0])
         self.assertFalse([q for q in sql if 'COUNT(*) AS "__count"' in q])  # no count of its own
         self.assertFalse([q for q in sql if "screening_centresettings" in q or '"network_unit"' in q])
-        self.assertEqual(response.wsgi_request.user_columns, {screening_actions.SUBMITS_LAST_HOUR: 0, STATE_COLUMN: STATE_NONE})
+        self.assertEqual(_columns_but_answers(response.wsgi_request),
+                         {screening_actions.SUBMITS_LAST_HOUR: 0, STATE_COLUMN: STATE_NONE})
         body = response.json()
         self.assertEqual((body["submitted"], body["replay"]), (True, False))
         self.assertEqual((body["help"]["phone"], body["help"]["hours"]), ("010-62751234", "8:00–17:00"))
@@ -456,7 +562,8 @@ class ApiSubmitFloorTests(ScreeningApiTestCase):
         self.consent_and_answer("student_a1_user", self.a1, 0)
         response = self.submit("api-limited")
         self.assertEqual(response.status_code, 429)
-        self.assertEqual(response.wsgi_request.user_columns, {screening_actions.SUBMITS_LAST_HOUR: 1, STATE_COLUMN: STATE_NONE})
+        self.assertEqual(_columns_but_answers(response.wsgi_request),
+                         {screening_actions.SUBMITS_LAST_HOUR: 1, STATE_COLUMN: STATE_NONE})
         self.a1.refresh_from_db()
         self.assertNotEqual(self.a1.status, AssignmentStatus.SUBMITTED)
         Assignment.objects.filter(pk=other.pk).update(submitted_at=timezone.now() - dt.timedelta(minutes=61))
@@ -522,18 +629,19 @@ class ReadFirstSubmitTests(ScreeningApiTestCase):
 
     def test_a_clean_submit_is_a_read_and_one_write(self) -> None:
         self.consent_and_answer("student_a1_user", self.a1, 3)  # critical
-        self.client.get(reverse("inbox-badge"), HTTP_HX_REQUEST="true")
         with CaptureQueriesContext(connection) as ctx:
             self.assertEqual(self.submit("one-k").status_code, 303)
         sql = [q["sql"] for q in ctx.captured_queries if "screening_ruleset" not in q["sql"]
                and "screening_centresettings" not in q["sql"] and 'screening_campaign"."id"' not in q["sql"]]
-        self.assertTrue(sql[1].startswith("SELECT a.campaign_id, a.student_id, a.answers_rev"), sql)
+        # The answers read with the session and the user (``with_submit_columns``).
+        self.assertIn("a.campaign_id, a.student_id, a.answers_rev", sql[0])
+        self.assertIn('FROM "web_session" s', sql[0])
         if connection.vendor == "postgresql":
-            self.assertEqual(len(sql), 3, sql)  # the session with the user; the answers; the claim with the results
-            self.assertTrue(sql[2].startswith("WITH _claim AS (UPDATE screening_assignment SET status"), sql)
+            self.assertEqual(len(sql), 2, sql)  # the session with the user and the answers; the claim with the results
+            self.assertTrue(sql[1].startswith("WITH _claim AS (UPDATE screening_assignment SET status"), sql)
             self.assertFalse([q for q in sql if "SAVEPOINT" in q])  # no transaction of its own
         else:  # the answers read before the transaction; in it only the claim and the insert
-            self.assertEqual([q.split(" ")[0] for q in sql[1:]], ["SELECT", "SAVEPOINT", "UPDATE", "INSERT", "RELEASE"])
+            self.assertEqual([q.split(" ")[0] for q in sql[1:]], ["SAVEPOINT", "UPDATE", "INSERT", "RELEASE"])
         self.a1.refresh_from_db()
         self.assertEqual((self.a1.status, self.a1.submit_key, self.a1.action_due),
                          (AssignmentStatus.SUBMITTED, "one-k", SubmitAction.URGENT))
@@ -542,6 +650,17 @@ class ReadFirstSubmitTests(ScreeningApiTestCase):
         replay = self.submit("one-k2")  # a second tap: the first outcome, nothing written twice
         self.assertEqual(replay.status_code, 303)
         self.assertEqual(Result.objects.filter(assignment=self.a1).count(), 1)
+
+    def test_without_answers_loaded_it_reads_them_itself(self) -> None:
+        # An API call authenticated by a token, say: nothing came with the user.
+        self.consent_and_answer("student_a1_user", self.a1, 3)
+        with CaptureQueriesContext(connection) as ctx:
+            outcome = Assignment.submit_own(self.a1.pk, self.a1.user, "own-k")
+        self.assertIsNotNone(outcome)
+        self.assertTrue([q for q in ctx.captured_queries
+                         if q["sql"].startswith("SELECT a.campaign_id, a.student_id, a.answers_rev")])
+        self.assertEqual([r.critical for r in outcome.results], [True])
+        self.assertIsNone(Assignment.submit_own(self.a1.pk, self.a1.user, "own-k2"))  # submitted: the long way says so
 
     def test_answers_saved_after_the_read_are_the_ones_scored(self) -> None:
         self.consent_and_answer("student_a1_user", self.a1, 0)  # negative as read

@@ -6,13 +6,13 @@ import datetime as dt
 import time
 
 from django.conf import settings
-from django.contrib.sessions.models import Session
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
 from xinlian.web.middleware import RENEWED_KEY
+from xinlian.web.models import Session
 
 from .base import NetworkTestCase
 
@@ -33,7 +33,7 @@ class IdleSessionTests(NetworkTestCase):
     def session_writes(self, url: str) -> int:
         with CaptureQueriesContext(connection) as ctx:
             self.assertEqual(self.client.get(url).status_code, 200)
-        return sum(q["sql"].startswith('UPDATE "django_session"') for q in ctx.captured_queries)
+        return sum(q["sql"].startswith('UPDATE "web_session"') for q in ctx.captured_queries)
 
     def test_a_request_within_the_minute_writes_nothing(self):
         self.login("counsellor_a")

@@ -14,7 +14,6 @@ from urllib.parse import parse_qs, urlencode, urlparse
 
 import requests
 from django.contrib.auth import SESSION_KEY
-from django.contrib.sessions.models import Session
 from django.contrib.staticfiles.testing import StaticLiveServerTestCase
 from django.test import SimpleTestCase, override_settings
 from django.urls import reverse
@@ -23,6 +22,7 @@ from knox.models import AuthToken
 
 from xinlian.access.models import AuditEvent, AuditResult
 from xinlian.network.models import StudentStatus, User
+from xinlian.web.models import Session
 
 from .base import PASSWORD, NetworkTestCase
 from .cas_server import CasServer, ticket_of, wait_for

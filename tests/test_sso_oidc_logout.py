@@ -8,12 +8,12 @@ from urllib.parse import parse_qs, urlsplit
 
 import requests
 from django.contrib.auth import SESSION_KEY
-from django.contrib.sessions.models import Session
 from django.test import override_settings
 from django.urls import reverse
 from knox.models import AuthToken
 
 from xinlian.network import oidc
+from xinlian.web.models import Session
 
 from .base import PASSWORD
 from .oidc_provider import CLIENT_ID, Provider

@@ -343,6 +343,9 @@ REST_KNOX = {"TOKEN_TTL": timedelta(hours=API_TOKEN_HOURS), "AUTO_REFRESH": Fals
 # session is re-saved (its expiry pushed back) at most every SESSION_RENEW_SECONDS
 # (xinlian/web/middleware.py), so it may end up to that much earlier than the full age.
 SESSION_COOKIE_AGE = int(env("SESSION_IDLE_SECONDS", str(30 * 60)))
+# Django's database sessions in a table that also records whom each session is logged in as, so
+# that a request loads its session and its user in one statement (xinlian/web/sessions.py).
+SESSION_ENGINE = "xinlian.web.sessions"
 SESSION_RENEW_SECONDS = min(60, SESSION_COOKIE_AGE // 10)
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 SESSION_COOKIE_HTTPONLY = True

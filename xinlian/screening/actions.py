@@ -35,6 +35,7 @@ from django.core.paginator import Page, Paginator
 from django.db import connection, transaction
 from django.db.models import Count, Prefetch, QuerySet
 from django.http import HttpRequest
+from django.urls import Resolver404, resolve
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -52,6 +53,7 @@ from . import access, reports
 from .engine import DefinitionError
 from .forms import CampaignForm, GuardianConsentForm, InterviewForm
 from .models import (
+    OPEN_STATES,
     Assignment,
     AssignmentStatus,
     Campaign,
@@ -63,6 +65,8 @@ from .models import (
     Result,
     ScreeningError,
     SubmitOutcome,
+    own_answers_rows,
+    own_answers_sql,
 )
 
 # ScreeningError codes that mean "not in this state" (409). Every other code means the input
@@ -104,16 +108,37 @@ class ScreeningTooMany(ScreeningConflict):
 SUBMITS_LAST_HOUR = "submits_last_hour"
 
 
-def _an_hour_ago() -> list[Any]:
+def _an_hour_ago(_request: HttpRequest | None = None) -> list[Any]:
     return [connection.ops.adapt_datetimefield_value(timezone.now() - dt.timedelta(hours=1))]
 
 
-# For the submit views: the person's submissions of the last hour (the rate limit's count,
-# ``_check_submit_rate``) loaded with the user, as ``Assignment.objects.filter(user=…,
-# submitted_at__gte=an hour ago).count()`` would count them.
-with_submit_count = hotsql.user_columns(**{SUBMITS_LAST_HOUR: (
-    f"SELECT COUNT(*) FROM {Assignment._meta.db_table} a WHERE a.user_id = t.id AND a.submitted_at >= %s",
-    _an_hour_ago)})
+OWN_ANSWERS = "own_answers"
+
+
+def _assignment_in_path(request: HttpRequest | None) -> list[Any]:
+    """The assignment of the submit's path (``<id:pk>``), then the states it may be submitted
+    from: the parameters of ``own_answers_sql``. The user may be loaded before Django resolves
+    the path (the two-step check asks first): then it is resolved here. No assignment (a path
+    this does not fit): NULL, no row, and the view reads for itself."""
+    match = getattr(request, "resolver_match", None)
+    if match is None and request is not None:
+        try:
+            match = resolve(request.path_info, getattr(request, "urlconf", None))
+        except Resolver404:
+            match = None
+    pk = match.kwargs.get("pk") if match is not None else None
+    return [pk if isinstance(pk, int) else None, *OPEN_STATES]
+
+
+# For the submit views, loaded with the user (``hotsql.user_columns``): the person's
+# submissions of the last hour (the rate limit's count, ``_check_submit_rate``), as
+# ``Assignment.objects.filter(user=…, submitted_at__gte=an hour ago).count()`` would count them,
+# and the saved answers of the assignment in the path that ``Assignment.submit_own`` scores (its
+# own read otherwise): two round trips fewer.
+with_submit_columns = hotsql.user_columns(**{
+    SUBMITS_LAST_HOUR: (f"SELECT COUNT(*) FROM {Assignment._meta.db_table} a WHERE a.user_id = t.id "
+                        "AND a.submitted_at >= %s", _an_hour_ago),
+    OWN_ANSWERS: (own_answers_sql(connection.vendor), _assignment_in_path)})
 
 
 def _check_submit_rate(request: HttpRequest, user: User, pk: int,
@@ -123,7 +148,7 @@ def _check_submit_rate(request: HttpRequest, user: User, pk: int,
     ``replay`` (it changes nothing); the answers sent with a refused submit are saved."""
     limit = settings.SCREENING_SUBMIT_RATE_PER_HOUR
     # Normally counted in the statement that loaded the user (the page's submit is marked with
-    # ``with_submit_count``), one round trip and one ORM compilation fewer; else counted here.
+    # ``with_submit_columns``), one round trip and one ORM compilation fewer; else counted here.
     used = hotsql.loaded_column(request, SUBMITS_LAST_HOUR, user)
     if used is None:
         since = timezone.now() - dt.timedelta(hours=1)
@@ -225,7 +250,8 @@ def submit(request: HttpRequest, pk: int, key: str, entries: Sequence[Entry] = (
     if limited is not None:
         return limited
     if not entries:
-        outcome = Assignment.submit_own(pk, user, key)
+        outcome = Assignment.submit_own(pk, user, key, found=own_answers_rows(
+            hotsql.loaded_column(request, OWN_ANSWERS, user)))
         if outcome is not None:
             return outcome
     assignment = my_assignment(request, pk)

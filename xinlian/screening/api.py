@@ -542,7 +542,7 @@ assignment_detail = AssignmentDetailView.as_view()
 consent = ConsentView.as_view()
 save_answer = AnswersView.as_view()
 # The rate limit's count of the last hour comes with the session's user (as for the page).
-submit = actions.with_submit_count(SubmitView.as_view())
+submit = actions.with_submit_columns(SubmitView.as_view())
 result_list = ResultListView.as_view()
 assignment_results = AssignmentResultsView.as_view()
 guardian_consent = GuardianConsentView.as_view()

@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import time
+from collections.abc import Sequence
 from functools import cached_property
 from typing import Any
 
@@ -482,7 +483,9 @@ class SubmitAction(models.IntegerChoices):
 class Assignment(models.Model):
     """One person's invitation to a campaign, their consent, and their submission."""
 
-    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="assignments")
+    # No index of its own: the unique (campaign, user) and the (campaign, status) index both
+    # lead with it, and every submit's UPDATE writes to each index of the table.
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="assignments", db_index=False)
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="screening_assignments")
     student = models.ForeignKey(Student, on_delete=models.CASCADE, null=True, blank=True,
                                 related_name="screening_assignments")
@@ -674,7 +677,8 @@ class Assignment(models.Model):
             return self._score(key, now)
 
     @classmethod
-    def submit_own(cls, pk: int, user: User, key: str, now: dt.datetime | None = None) -> SubmitOutcome | None:
+    def submit_own(cls, pk: int, user: User, key: str, now: dt.datetime | None = None,
+                   found: Sequence[Sequence[Any]] | None = None) -> SubmitOutcome | None:
         """``submit`` for the respondent's own assignment in the fewest statements — the busiest
         request of a freshman week. The saved answers are read (with the assignment's ids, no lock)
         and scored first; then one UPDATE checks the owner, the state, the consent version and the
@@ -686,17 +690,19 @@ class Assignment(models.Model):
         was saved since the read (``answers_rev``, checked on the claimed row itself, so even a
         save that commits while the claim waits for the lock is seen). None when the claim claims
         nothing or the answers are incomplete: the caller then loads the assignment and
-        ``submit`` says why, scoring the answers then kept (or answers a replay)."""
+        ``submit`` says why, scoring the answers then kept (or answers a replay).
+
+        ``found``: the answers as read already with the user (``own_answers_rows``), the rows of
+        the read this would make; None to read them here."""
         now = now or timezone.now()
         # UPDATE … RETURNING / INSERT … RETURNING: PostgreSQL, and SQLite from 3.35.
         if not key or len(key) > 64 or not connection.features.can_return_columns_from_insert:
             return None
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT a.campaign_id, a.student_id, a.answers_rev, r.id, r.campaign_instrument_id, "
-                           "r.data FROM screening_assignment a LEFT JOIN screening_response r "
-                           "ON r.assignment_id = a.id WHERE a.id = %s AND a.user_id = %s AND a.status IN (%s, %s)",
-                           [pk, user.pk, AssignmentStatus.INVITED.value, AssignmentStatus.IN_PROGRESS.value])
-            found = cursor.fetchall()
+        if found is None:
+            with connection.cursor() as cursor:
+                cursor.execute(f"SELECT {_OWN_ANSWERS_COLUMNS} {_OWN_ANSWERS_FROM} a.user_id = %s {_OWN_ANSWERS_OPEN}",
+                               [pk, user.pk, *OPEN_STATES])
+                found = cursor.fetchall()
         if not found:
             return None
         campaign_id, student_id, rev = found[0][:3]
@@ -804,6 +810,33 @@ class Assignment(models.Model):
 _CLAIM_SQL = ("UPDATE screening_assignment SET status = %s, submitted_at = %s, submit_key = %s, "
               "action_due = CASE WHEN student_id IS NULL THEN NULL ELSE %s END "
               "WHERE id = %s AND status IN (%s, %s) AND consent_agreed = %s")
+
+
+# submit_own's read: the assignment's ids and revision with each saved response (params: the
+# assignment, the owner, the states it may be submitted from).
+_OWN_ANSWERS_COLUMNS = "a.campaign_id, a.student_id, a.answers_rev, r.id, r.campaign_instrument_id, r.data"
+_OWN_ANSWERS_FROM = ("FROM screening_assignment a LEFT JOIN screening_response r ON r.assignment_id = a.id "
+                     "WHERE a.id = %s AND")
+_OWN_ANSWERS_OPEN = "AND a.status IN (%s, %s)"
+OPEN_STATES = (AssignmentStatus.INVITED.value, AssignmentStatus.IN_PROGRESS.value)
+
+
+def own_answers_sql(vendor: str) -> str:
+    """submit_own's read as one scalar over the user row ``t`` (params: the assignment, then
+    OPEN_STATES), for the submit views to load with the user (``hotsql.user_columns``; one round
+    trip fewer): the rows packed in a JSON array, ``[]`` when none (``own_answers_rows``)."""
+    pack, agg, empty = (("json_build_array", "json_agg", "json_build_array()") if vendor == "postgresql"
+                        else ("json_array", "json_group_array", "json_array()"))
+    return (f"SELECT COALESCE({agg}({pack}({_OWN_ANSWERS_COLUMNS})), {empty}) "
+            f"{_OWN_ANSWERS_FROM} a.user_id = t.id {_OWN_ANSWERS_OPEN}")
+
+
+def own_answers_rows(value: Any) -> list[list[Any]] | None:
+    """The rows of ``own_answers_sql``'s value (JSON text or, as PostgreSQL's driver may
+    return it, already decoded); None when it was not loaded."""
+    if value is None:
+        return None
+    return json.loads(value) if isinstance(value, str | bytes) else list(value)
 
 
 # The respondent's own, in the campaign's window, under the consent text now in force (with
@@ -971,7 +1004,9 @@ class Result(models.Model):
 
     response = models.OneToOneField(Response, on_delete=models.CASCADE, related_name="result")
     assignment = models.ForeignKey(Assignment, on_delete=models.CASCADE, related_name="results")
-    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="results")
+    # No index of its own: the (campaign, instrument) index leads with it (one index fewer to
+    # write for every result a submit inserts).
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="results", db_index=False)
     instrument = models.ForeignKey(Instrument, on_delete=models.PROTECT, related_name="+")
     student = models.ForeignKey(Student, on_delete=models.CASCADE, null=True, blank=True,
                                 related_name="screening_results")

@@ -375,7 +375,7 @@ def _missing(a: Assignment) -> tuple[dict[int, list[int]], str]:
 @require_POST
 @login_then_take
 @page_errors
-@actions.with_submit_count
+@actions.with_submit_columns
 def submit(request: HttpRequest, pk: int) -> HttpResponse:
     """Save the answers the form carries, then submit once (the key makes a double tap, a retry
     or a replay the same submission). The questionnaire's script has saved every answer already

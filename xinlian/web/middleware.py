@@ -1,14 +1,16 @@
-"""The session and the user of every request, for the price of two hand-built queries.
+"""The session and the user of every request, for the price of one hand-built query.
 
 Every page and API call starts here, so the fixed cost of a logged-in request is what these
 classes spend (bench/floor.py measures it against a bare Django app; issue 10 §4):
 
 * ``IdleSessionMiddleware``: Django's session middleware with a sliding idle timeout that does
-  not write on every request, and a session store that loads and renews the row with SQL built
-  once per process (``xinlian.lib.hotsql``) instead of compiling the ORM query each time.
+  not write on every request. The session engine (xinlian.web.sessions) loads and renews the
+  row with SQL built once per process (``xinlian.lib.hotsql``) instead of compiling the ORM
+  query each time, and records in the row whom the session is logged in as.
 * ``UserMiddleware``: Django's ``AuthenticationMiddleware`` whose lazy ``request.user`` loads a
-  user authenticated by the ModelBackend (or a subclass that keeps its ``get_user``) with a
-  statement built once per process; the checks are Django's own
+  user authenticated by the ModelBackend (or a subclass that keeps its ``get_user``) in the
+  statement that loads the session, joined through the user the row records; the checks are
+  Django's own
   (``django.contrib.auth.get_user``: the backend listed in settings, an active user, the session
   hash against the current and the fallback secrets). Any other backend goes through Django.
   A view may ask for a few scalars about the user in the same statement
@@ -25,13 +27,9 @@ from django.conf import settings
 from django.contrib import auth
 from django.contrib.auth.backends import ModelBackend
 from django.contrib.auth.middleware import AuthenticationMiddleware
-from django.contrib.auth.signals import user_logged_in
-from django.contrib.sessions.backends.base import UpdateError
-from django.contrib.sessions.backends.db import SessionStore as DbSessionStore
 from django.contrib.sessions.middleware import SessionMiddleware
 from django.db import connection, connections
 from django.db.backends.signals import connection_created
-from django.dispatch import receiver
 from django.http import HttpRequest, HttpResponse
 from django.urls import Resolver404, resolve
 from django.utils import timezone
@@ -40,40 +38,13 @@ from django.utils.functional import SimpleLazyObject
 
 from xinlian.lib import hotsql
 
+from .sessions import SessionStore
+
 # The key in the session data that remembers when the session was last written.
 RENEWED_KEY = "_renewed"
 # A persistent connection that answered a statement this recently is not health-checked again
 # (CONN_HEALTH_CHECKS' "SELECT 1", a round trip on every request); see RecentConnectionMiddleware.
 HEALTHY_SECONDS = 1.0
-
-
-class SessionStore(DbSessionStore):
-    """The database session store (same table, same encoding, same expiry rule) whose load is
-    one statement built once per process: compiling the ORM's query cost about as much CPU as
-    the rest of a small request."""
-
-    def _get_session_from_db(self) -> Any:
-        now = connection.ops.adapt_datetimefield_value(timezone.now())
-        row = hotsql.get_with(self.model, "", "t.session_key = %s AND t.expire_date > %s", [self.session_key, now])
-        if row is None:
-            self._session_key = None
-        return row
-
-    def save(self, must_create: bool = False) -> None:
-        """Renewing an existing session (the idle timeout's once a minute, a login's data) as
-        one UPDATE built once, like Django's forced update of the row: UpdateError when the
-        row is gone. Creating one is Django's own code."""
-        if must_create or self.session_key is None:
-            super().save(must_create=must_create)
-            return
-        data = self._get_session()
-        params = [self.encode(data), connection.ops.adapt_datetimefield_value(self.get_expiry_date()),
-                  self.session_key]
-        with connection.cursor() as cursor:
-            cursor.execute(f"UPDATE {connection.ops.quote_name(self.model._meta.db_table)} SET session_data = %s, "
-                           "expire_date = %s WHERE session_key = %s", params)
-            if cursor.rowcount != 1:
-                raise UpdateError
 
 
 class IdleSessionMiddleware(SessionMiddleware):
@@ -85,11 +56,6 @@ class IdleSessionMiddleware(SessionMiddleware):
     request. Requests that never looked at the session (nobody asked who the user is) do not
     count as activity, nor do the views that drop the session (notify's background polls)."""
 
-    def __init__(self, get_response: Any) -> None:
-        super().__init__(get_response)
-        if settings.SESSION_ENGINE == "django.contrib.sessions.backends.db":
-            self.SessionStore = SessionStore
-
     def process_response(self, request: HttpRequest, response: HttpResponse) -> HttpResponse:
         session = getattr(request, "session", None)
         if session is not None and session.accessed and not session.is_empty():
@@ -99,31 +65,8 @@ class IdleSessionMiddleware(SessionMiddleware):
         return super().process_response(request, response)
 
 
-# Session key → primary key of the user that session was last found to hold, in this process:
-# the guess that lets the session and its user come in one statement
-# (``hotsql.session_with_user``). Only a guess: the user row is used only when the session's own
-# signed data names that user, and any other answer takes the two-statement path. Bounded:
-# emptied when full (each entry then costs one two-statement request to come back).
-_USER_OF_SESSION: dict[str, Any] = {}
-USER_OF_SESSION_MAX = 20_000
-
-
-@receiver(user_logged_in, dispatch_uid="xinlian.web.middleware.user_of_session")
-def _learn_at_login(sender: Any, request: HttpRequest | None, user: Any, **kwargs: Any) -> None:
-    """A login in this process: its next request already comes in one statement."""
-    session = getattr(request, "session", None)
-    if isinstance(session, DbSessionStore) and session.session_key and getattr(user, "pk", None) is not None:
-        _remember(session.session_key, user.pk)
-
-
-def _remember(key: str, pk: Any) -> None:
-    if len(_USER_OF_SESSION) >= USER_OF_SESSION_MAX:
-        _USER_OF_SESSION.clear()
-    _USER_OF_SESSION[key] = pk
-
-
 # (urlconf, path) → the scalars its view asks for, for users loaded before Django resolves the
-# URL; bounded like the guesses above.
+# URL; bounded: emptied when full.
 _COLUMNS_OF_PATH: dict[tuple[Any, str], tuple[tuple[str, tuple[str, Any]], ...]] = {}
 COLUMNS_OF_PATH_MAX = 4_096
 _DIGITS = re.compile(r"[0-9]+")
@@ -154,38 +97,32 @@ def _view_columns(request: HttpRequest) -> tuple[tuple[str, tuple[str, Any]], ..
     return columns
 
 
-def _with_guessed_user(session: SessionStore, model: Any, extra: tuple[str, ...],
-                       extra_params: list[Any]) -> tuple[Any, tuple[Any, ...]] | None:
-    """Load the session (not loaded yet) together with the user this process last saw holding
-    it. The session is then loaded exactly as ``SessionStore.load`` would (an expired or unknown
-    key: empty, key dropped). Returns (user row or None, scalars) for the caller to check
-    against the session's data; None when there is no guess."""
-    key = session._session_key
-    guess = _USER_OF_SESSION.get(key) if key else None
-    if guess is None:
-        return None
+def _with_session(session: SessionStore, model: Any, extra: tuple[str, ...],
+                  extra_params: list[Any]) -> tuple[Any, tuple[Any, ...]]:
+    """Load the session (not loaded yet) together with the user its row records, exactly as
+    ``SessionStore.load`` would load it (an expired or unknown key: empty, key dropped).
+    Returns (that user or None, scalars), for the caller to check against the session's data."""
     now = connection.ops.adapt_datetimefield_value(timezone.now())
-    data, user, values = hotsql.session_with_user(session.model, model, key, now, guess, extra, extra_params)
+    data, user, values = hotsql.session_with_user(session.model, model, session._session_key, now, extra, extra_params)
     if data is None:
         session._session_key = None
-        _USER_OF_SESSION.pop(key, None)
     session._session_cache = session.decode(data) if data is not None else {}
     return user, values
 
 
 def load_user(request: HttpRequest) -> Any:
     """``django.contrib.auth.get_user`` with the ModelBackend's ``User.objects.get(pk=…)`` done by
-    a statement built once per process — for a session this process has seen before, the same
-    statement that loads the session; every check is Django's, in Django's order."""
+    a statement built once per process — the statement that loads the session, which records
+    its user; every check is Django's, in Django's order."""
     session = request.session
     model = auth.get_user_model()
     # No cookie: nobody to load. Else the scalars every request loads, then the view's own.
     columns = (*hotsql.every_request_columns(), *_view_columns(request)) if session.session_key else ()
     extra = tuple(sql for _name, (sql, _params) in columns)
-    extra_params = [p for _name, (_sql, params) in columns for p in hotsql.column_params(params)]
-    guessed = None
-    if isinstance(session, SessionStore) and not hasattr(session, "_session_cache"):
-        guessed = _with_guessed_user(session, model, extra, extra_params)
+    extra_params = [p for _name, (_sql, params) in columns for p in hotsql.column_params(params, request)]
+    joined = None
+    if isinstance(session, SessionStore) and session._session_key and not hasattr(session, "_session_cache"):
+        joined = _with_session(session, model, extra, extra_params)
     try:
         user_id = model._meta.pk.to_python(session[auth.SESSION_KEY])
         backend_path = session[auth.BACKEND_SESSION_KEY]
@@ -200,8 +137,10 @@ def load_user(request: HttpRequest) -> Any:
 
     # ModelBackend.get_user: the user by primary key, if the backend lets them authenticate —
     # with the scalars the view asked for (``hotsql.user_columns``) in the same statement.
-    if guessed is not None and guessed[0] is not None and guessed[0].pk == user_id:
-        user, values = guessed
+    # The row's copy of the user id is only a pointer: the signed data decides whom the session
+    # is logged in as (a row that disagrees, or a session loaded before, goes the long way).
+    if joined is not None and joined[0] is not None and joined[0].pk == user_id:
+        user, values = joined
     else:
         user, values = hotsql.get_with_columns(
             model, "", f"t.{connection.ops.quote_name(model._meta.pk.column)} = %s", [user_id], extra, extra_params)
@@ -223,8 +162,6 @@ def load_user(request: HttpRequest) -> Any:
     if columns:
         request.user_columns = {name: value for (name, _c), value in zip(columns, values, strict=True)}  # type: ignore[attr-defined]
         request.user_columns_of = user.pk  # type: ignore[attr-defined]
-    if isinstance(session, SessionStore) and session.session_key:
-        _remember(session.session_key, user.pk)
     return user
 
 
@@ -238,8 +175,7 @@ class UserMiddleware(AuthenticationMiddleware):
     """``request.user`` as Django's AuthenticationMiddleware sets it (lazy, cached on the
     request, ``request.auser`` unchanged), loaded by :func:`load_user`: with the scalars the
     view marked with ``hotsql.user_columns`` asks for (the inbox badge's unread count, the
-    submit's count of the last hour), and for a session seen before in the statement that
-    loads the session."""
+    submit's count of the last hour), in the statement that loads the session."""
 
     def process_request(self, request: HttpRequest) -> None:
         super().process_request(request)

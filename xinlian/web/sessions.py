@@ -1,0 +1,96 @@
+"""The session engine (``SESSION_ENGINE = "xinlian.web.sessions"``): Django's database sessions,
+in the table of :class:`xinlian.web.models.Session`, which also records the user the session is
+logged in as; loaded and renewed by statements built once per process.
+
+Every page and API call loads its session, so this is part of the fixed cost of a request
+(bench/floor.py; issue 10 §4). The user middleware (xinlian.web.middleware) loads the session
+and its user in one statement through the recorded user id."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from django.contrib import auth
+from django.contrib.sessions.backends.base import UpdateError
+from django.contrib.sessions.backends.db import SessionStore as DbSessionStore
+from django.core.exceptions import ValidationError
+from django.db import connection
+from django.utils import timezone
+
+from xinlian.lib import hotsql
+
+
+def user_id_of(data: dict[str, Any]) -> Any:
+    """The user id the session data names (as Django's login stored it), or None."""
+    raw = data.get(auth.SESSION_KEY)
+    if raw is None:
+        return None
+    try:
+        return auth.get_user_model()._meta.pk.to_python(raw)
+    except ValidationError:  # Django's get_user takes an unreadable id for nobody; so do we
+        return None
+
+
+class SessionStore(DbSessionStore):
+    """The database session store (same encoding, same expiry rule) of the table that records
+    the user: its load is one statement built once per process (compiling the ORM's query cost
+    about as much CPU as the rest of a small request), and every save writes the user id."""
+
+    @classmethod
+    def get_model_class(cls) -> Any:
+        # Imported here: the engine module may be imported before the app registry is ready.
+        from .models import Session
+
+        return Session
+
+    def create_model_instance(self, data: dict[str, Any]) -> Any:
+        obj = super().create_model_instance(data)
+        obj.user_id = user_id_of(data)
+        return obj
+
+    async def acreate_model_instance(self, data: dict[str, Any]) -> Any:
+        obj = await super().acreate_model_instance(data)
+        obj.user_id = user_id_of(data)
+        return obj
+
+    def _get_session_from_db(self) -> Any:
+        now = connection.ops.adapt_datetimefield_value(timezone.now())
+        row = hotsql.get_with(self.model, "", "t.session_key = %s AND t.expire_date > %s", [self.session_key, now])
+        if row is None:
+            self._session_key = None
+        return row
+
+    def save(self, must_create: bool = False) -> None:
+        """Renewing an existing session (the idle timeout's once a minute, a login's data) as
+        one UPDATE built once, like Django's forced update of the row: UpdateError when the
+        row is gone. Creating one is Django's own code (through ``create_model_instance``)."""
+        if must_create or self.session_key is None:
+            super().save(must_create=must_create)
+            return
+        data = self._get_session()
+        params = [self.encode(data), connection.ops.adapt_datetimefield_value(self.get_expiry_date()),
+                  user_id_of(data), self.session_key]
+        with connection.cursor() as cursor:
+            cursor.execute(f"UPDATE {connection.ops.quote_name(self.model._meta.db_table)} SET session_data = %s, "
+                           "expire_date = %s, user_id = %s WHERE session_key = %s", params)
+            if cursor.rowcount != 1:
+                raise UpdateError
+
+
+# Expired sessions are deleted by the worker at most this often (Django leaves it to a cron job
+# running ``clearsessions``; every login adds a row, and a school logs in tens of thousands).
+CLEAR_EVERY_SECONDS = 3600
+_last_clear = -float("inf")
+
+
+def clear_expired_sessions(force: bool = False) -> int:
+    """The worker's job: delete the expired sessions, at most once per CLEAR_EVERY_SECONDS in a
+    worker process (``force`` for tests and commands). How many rows went."""
+    global _last_clear
+    now = time.monotonic()
+    if not force and now - _last_clear < CLEAR_EVERY_SECONDS:
+        return 0
+    _last_clear = now
+    gone, _by_model = SessionStore.get_model_class().objects.filter(expire_date__lt=timezone.now()).delete()
+    return gone
