@@ -13,11 +13,11 @@ this shared 2-core machine falls on both alike:
   (every connection its own student's session);
 * (b) ``POST /submit/`` of the bare app against Xinlian's ``POST /screening/a/<pk>/submit/``
   (PHQ-9, answers saved beforehand, as in bench/screening.py's ``submit``), twice: ``submit``
-  is the first request of its session (seeded sessions: the two-step check and the idle
-  timeout's renewal are due, 4 statements more), ``submit_warm`` a submit as a student sends it,
-  after opening the questionnaire and saving answers within the minute: its session carries
-  the renewal and two-step stamps those requests leave (``stamp_sessions``, just before the
-  phase, outside the measured CPU).
+  is a request whose session's renewal is due (last renewed two minutes ago: ``age_sessions``,
+  one statement more) and whose two-step check is due too, ``submit_warm`` a submit as a student
+  sends it, after opening the questionnaire and saving answers within the minute: its session
+  was renewed and checked by those requests (``stamp_sessions``). Both are set just before the
+  phase, outside the measured CPU.
 
 Figures: req/s, p50/p99, server + database CPU per request, and the ratios Xinlian / bare
 (by req/s, and by CPU per request, which other load on the machine does not move). Targets:
@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import datetime as dt
 import http.client
 import json
 import os
@@ -212,9 +213,10 @@ def floor_benchmark(args: argparse.Namespace) -> dict:
                     plans = [[make(c, pk) for pk in source[c::clients]] for c in range(clients)]
                     if cycle:
                         plans = [plan[:200] for plan in plans]
-                    if name == "submit_warm":  # the sessions this part can reach, as a student's are
+                    if name in ("submit", "submit_warm"):  # the sessions this part can reach
                         reach = int(last_rps * seconds * 2 / clients) + 20
-                        stamp_sessions([sessions[users[pk]] for c in range(clients) for pk in source[c::clients][:reach]])
+                        keys = [sessions[users[pk]] for c in range(clients) for pk in source[c::clients][:reach]]
+                        (stamp_sessions if name == "submit_warm" else age_sessions)(keys)
                     meter.start()
                     if generator == "wrk":
                         # One wrk thread; connection c takes line c, c + clients, ... of one list.
@@ -269,19 +271,31 @@ def floor_benchmark(args: argparse.Namespace) -> dict:
 
 
 def stamp_sessions(keys: list[str]) -> None:
-    """Leave in each session what a student's requests of the last minute leave there (the
-    questionnaire page, the answers saved): the idle timeout's renewal time and the two-step
-    check's time, as xinlian.web.middleware and xinlian.access.twofactor write them."""
+    """Leave each session as a student's requests of the last minute leave it (the questionnaire
+    page, the answers saved): the two-step check's time in its data (as
+    xinlian.access.twofactor writes it) and its row's expiry renewed now (a full idle timeout
+    ahead, as xinlian.web.middleware renews it)."""
     from xinlian.access.twofactor import CHECKED_KEY
-    from xinlian.web.middleware import RENEWED_KEY
     from xinlian.web.sessions import SessionStore
 
     now = int(time.time())
     for key in keys:
         store = SessionStore(key)
-        store[RENEWED_KEY] = now
         store[CHECKED_KEY] = now
-        store.save()
+        store.save()  # Django's save: the data, and the expiry a full idle timeout from now
+
+
+def age_sessions(keys: list[str], seconds: int = 120) -> None:
+    """Make each session's renewal due: its row last renewed ``seconds`` ago (the idle timeout
+    then ends that much sooner than a full one from now)."""
+    from django.conf import settings
+    from django.utils import timezone
+
+    from xinlian.web.models import Session
+
+    expiry = timezone.now() + dt.timedelta(seconds=settings.SESSION_COOKIE_AGE - seconds)
+    for start in range(0, len(keys), 500):
+        Session.objects.filter(session_key__in=keys[start:start + 500]).update(expire_date=expiry)
 
 
 def _median_ms(samples: list[float]) -> float:
@@ -318,6 +332,7 @@ def in_process_cpu(pks: list[int], users: dict[int, int], sessions: dict[int, st
                 return {"error": f"in-process {TRIVIAL_PATH} answered {status}"}
     warm: list[float] = []
     half = len(pks) // 2
+    age_sessions([sessions[users[pk]] for pk in pks[:half]])
     stamp_sessions([sessions[users[pk]] for pk in pks[half:]])
     for pk in pks:
         c0 = time.process_time()

@@ -71,7 +71,6 @@ def seed(args: argparse.Namespace, rng: random.Random) -> tuple[list[Reporter], 
     from xinlian.duties import cycles
     from xinlian.network.demo import seed_demo
     from xinlian.network.models import Post, Role, Student, Unit, UnitKind
-    from xinlian.web.middleware import RENEWED_KEY
 
     t0 = time.perf_counter()
     seeded = seed_demo(args.students)
@@ -94,7 +93,6 @@ def seed(args: argparse.Namespace, rng: random.Random) -> tuple[list[Reporter], 
         session[SESSION_KEY] = str(post.person_id)
         session[BACKEND_SESSION_KEY] = backend
         session[HASH_SESSION_KEY] = post.person.get_session_auth_hash()
-        session[RENEWED_KEY] = int(time.time())
         session.create()
         people.append(Reporter(post.person.username, post.pk, periods[post.role].pk, session.session_key,
                                secrets.token_hex(16)))

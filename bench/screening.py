@@ -339,19 +339,19 @@ def visible(spec, answers: dict[int, int]) -> dict[int, int]:  # noqa: ANN001 â€
 
 def make_sessions(user_ids: list[int]) -> dict[int, str]:
     """One logged-in session per user, as ``login()`` leaves it (ModelBackend: django-axes'
-    backend only guards the login form and never authenticates anyone), with the time the
-    session middleware stamps on it when the login response saves it."""
+    backend only guards the login form and never authenticates anyone), expiring three hours
+    from now so that long runs keep it: its idle timeout's renewal is not due during the run, as
+    for a student whose questionnaire requests renewed it within the minute
+    (bench/floor.py's ``age_sessions`` makes it due)."""
     from django.utils import timezone
     from django.utils.crypto import get_random_string
 
     from xinlian.network.models import User
-    from xinlian.web.middleware import RENEWED_KEY
     from xinlian.web.models import Session
     from xinlian.web.sessions import SessionStore
 
     store = SessionStore()
     expire = timezone.now() + dt.timedelta(hours=3)
-    renewed = int(time.time())
     keys: dict[int, str] = {}
     rows = []
     hashes = {}
@@ -359,8 +359,7 @@ def make_sessions(user_ids: list[int]) -> dict[int, str]:
         # Users seeded by the demo share one password hash string, so mostly one HMAC here.
         h = hashes.get(user.password) or hashes.setdefault(user.password, user.get_session_auth_hash())
         key = get_random_string(32, "abcdefghijklmnopqrstuvwxyz0123456789")
-        data = {"_auth_user_id": str(user.pk), "_auth_user_backend": MODEL_BACKEND, "_auth_user_hash": h,
-                RENEWED_KEY: renewed}
+        data = {"_auth_user_id": str(user.pk), "_auth_user_backend": MODEL_BACKEND, "_auth_user_hash": h}
         rows.append(Session(session_key=key, session_data=store.encode(data), expire_date=expire, user_id=user.pk))
         keys[user.pk] = key
     Session.objects.bulk_create(rows, batch_size=2000)

@@ -45,15 +45,10 @@ class BookingInTheBrowserTests(StaticLiveServerTestCase):
     def signed_in(self, browser, user, device: dict, path: str):
         """A browser already signed in as ``user`` (a session made as the login leaves it): the
         counsellor's own sign-in steps are not what this test is about."""
-        import time
         from urllib.parse import urlsplit
-
-        from xinlian.web.middleware import RENEWED_KEY
 
         self.client.force_login(user)
         session = self.client.session
-        session[RENEWED_KEY] = int(time.time())
-        session.save()
         context = browser.new_context(**device, locale="zh-CN")
         context.add_cookies([{"name": "sessionid", "value": session.session_key,
                               "domain": urlsplit(self.live_server_url).hostname, "path": "/"}])

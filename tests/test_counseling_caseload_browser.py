@@ -6,13 +6,11 @@ note is on the page. Screenshots go to test-artifacts/counseling-caseload-*.png.
 from __future__ import annotations
 
 import os
-import time
 from urllib.parse import urlsplit
 
 from django.contrib.staticfiles.testing import StaticLiveServerTestCase
 
 from xinlian.counseling.models import Attendance, WaitlistEntry
-from xinlian.web.middleware import RENEWED_KEY
 
 from .base import NetworkTestCase
 from .test_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, NO_OVERFLOW, PHONE
@@ -52,8 +50,6 @@ class CaseloadInTheBrowserTests(StaticLiveServerTestCase):
     def signed_in(self, browser, user, device: dict, path: str, locale: str):
         self.client.force_login(user)
         session = self.client.session
-        session[RENEWED_KEY] = int(time.time())
-        session.save()
         context = browser.new_context(**device, locale=locale)
         context.add_cookies([{"name": "sessionid", "value": session.session_key,
                               "domain": urlsplit(self.live_server_url).hostname, "path": "/"}])

@@ -52,15 +52,10 @@ class ReferralInTheBrowserTests(StaticLiveServerTestCase):
         page.screenshot(path=str(ARTIFACTS / f"referral-{name}.png"), full_page=True)
 
     def signed_in(self, browser, user, device: dict, path: str, locale: str = "zh-CN"):
-        import time
         from urllib.parse import urlsplit
-
-        from xinlian.web.middleware import RENEWED_KEY
 
         self.client.force_login(user)
         session = self.client.session
-        session[RENEWED_KEY] = int(time.time())
-        session.save()
         context = browser.new_context(**device, locale=locale)
         context.add_cookies([{"name": "sessionid", "value": session.session_key,
                               "domain": urlsplit(self.live_server_url).hostname, "path": "/"},

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import json
 import time
 import zipfile
 from unittest import mock
@@ -21,7 +22,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from tests.base import NetworkTestCase
-from tests.test_screening_api import ScreeningApiTestCase
+from tests.screening_base import answers_for
+from tests.test_screening_api import ScreeningApiTestCase, url
 from xinlian.access.twofactor import STATE_COLUMN, STATE_NONE
 from xinlian.care.models import Tier, TimelineEntry
 from xinlian.lib import hotsql, xlsx
@@ -34,6 +36,8 @@ from xinlian.screening.models import (
     NATIONAL_HOTLINE,
     Assignment,
     AssignmentStatus,
+    Campaign,
+    CampaignInstrument,
     CentreSettings,
     Response,
     Result,
@@ -43,7 +47,6 @@ from xinlian.screening.models import (
 from xinlian.web import middleware
 from xinlian.web.middleware import (
     HEALTHY_SECONDS,
-    RENEWED_KEY,
     RecentConnectionMiddleware,
     load_user,
 )
@@ -140,16 +143,12 @@ class RequestUserTests(NetworkTestCase):
 
     def test_a_renewal_rewrites_the_row_and_a_deleted_row_interrupts(self) -> None:
         self.client.force_login(self.counsellor_a, backend=MODEL_BACKEND)
-        session = self.client.session
-        session[RENEWED_KEY] = 0  # renewed long ago: this page view renews it
-        session.save()
-        key = session.session_key
-        stale = timezone.now() + dt.timedelta(minutes=1)
+        key = self.client.session.session_key
+        stale = timezone.now() + dt.timedelta(minutes=1)  # renewed long ago: this page view renews it
         Session.objects.filter(session_key=key).update(expire_date=stale)
         self.assertEqual(self.client.get(reverse("inbox")).status_code, 200)
         row = Session.objects.get(session_key=key)
         self.assertGreater(row.expire_date, stale + dt.timedelta(minutes=5))
-        self.assertGreater(SessionStore(key)[RENEWED_KEY], 0)
         self.assertEqual(SessionStore(key)[SESSION_KEY], str(self.counsellor_a.pk))
         # The row deleted while the request ran (a logout elsewhere): Django's answer, 400.
         store = SessionStore(key)
@@ -322,10 +321,7 @@ class SessionWithUserTests(NetworkTestCase):
 
     def test_the_session_still_renews_when_loaded_with_its_user(self) -> None:
         key = self.login()
-        session = SessionStore(key)
-        session[RENEWED_KEY] = 0  # renewed long ago: the next page view renews it
-        session.save()
-        stale = timezone.now() + dt.timedelta(minutes=1)
+        stale = timezone.now() + dt.timedelta(minutes=1)  # renewed long ago: the next page view renews it
         Session.objects.filter(session_key=key).update(expire_date=stale)
         with CaptureQueriesContext(connection) as page:  # the session with its user; the renewal
             self.assertEqual(self.client.get(reverse("inbox")).status_code, 200)
@@ -335,12 +331,7 @@ class SessionWithUserTests(NetworkTestCase):
         self.assertTrue(sessions[1].startswith('UPDATE "web_session"'))
         self.assertEqual(self.row_user(key), self.counsellor_a.pk)  # the renewal keeps the user
         self.assertGreater(Session.objects.get(session_key=key).expire_date, stale + dt.timedelta(minutes=5))
-        self.assertGreater(SessionStore(key)[RENEWED_KEY], 0)
         # A poll is no activity: it does not renew.
-        Session.objects.filter(session_key=key).update(expire_date=stale)
-        session = SessionStore(key)
-        session[RENEWED_KEY] = 0
-        session.save()
         Session.objects.filter(session_key=key).update(expire_date=stale)
         self.badge()
         self.assertEqual(Session.objects.get(session_key=key).expire_date, stale)
@@ -452,7 +443,7 @@ class SubmitCountWithUserTests(ScreeningApiTestCase):
         self.assertFalse([q for q in sql if 'COUNT(*) AS "__count"' in q])  # no count of its own
         self.assertEqual(_columns_but_answers(response.wsgi_request),
                          {screening_actions.SUBMITS_LAST_HOUR: 0, STATE_COLUMN: STATE_NONE})
-        rows = own_answers_rows(response.wsgi_request.user_columns[screening_actions.OWN_ANSWERS])
+        rows = own_answers_rows(response.wsgi_request.user_columns[screening_actions.OWN_ANSWERS], self.a1.pk)
         self.assertEqual([row[:2] for row in rows], [[self.a1.campaign_id, self.a1.student_id]])
         self.a1.refresh_from_db()
         self.assertEqual(self.a1.status, AssignmentStatus.SUBMITTED)
@@ -481,15 +472,48 @@ class SubmitCountWithUserTests(ScreeningApiTestCase):
         # Someone else's assignment in the path: nothing loaded, and the long way says "not found".
         response = self.client.post(reverse("screening:submit", args=[other.pk]), {"key": "k-other"})
         self.assertEqual(response.status_code, 404)
-        self.assertEqual(own_answers_rows(response.wsgi_request.user_columns[screening_actions.OWN_ANSWERS]), [])
+        loaded = response.wsgi_request.user_columns[screening_actions.OWN_ANSWERS]
+        self.assertEqual(own_answers_rows(loaded, other.pk), [])
+        packed = json.loads(loaded) if isinstance(loaded, str) else loaded
+        self.assertEqual({row[0] for row in packed}, {self.a1.pk})  # the person's own open ones only
         other.refresh_from_db()
         self.assertNotEqual(other.status, AssignmentStatus.SUBMITTED)
         # The API's submit (same session) loads them too, and submits with them.
         response = self.post(reverse("screening-api:submit", args=[self.a1.pk]), {"key": "k-api"})
         self.assertIn(response.status_code, (200, 201), response.content)
-        self.assertEqual(len(own_answers_rows(response.wsgi_request.user_columns[screening_actions.OWN_ANSWERS])), 1)
+        self.assertEqual(len(own_answers_rows(response.wsgi_request.user_columns[screening_actions.OWN_ANSWERS],
+                                              self.a1.pk)), 1)
         self.a1.refresh_from_db()
         self.assertEqual((self.a1.status, self.a1.submit_key), (AssignmentStatus.SUBMITTED, "k-api"))
+
+    def test_with_two_open_assignments_each_submit_scores_its_own(self) -> None:
+        # The answers of every open assignment come with the user (the path is not resolved
+        # yet when the user loads); each submit scores the one in its path.
+        now = timezone.now()
+        spring = Campaign.objects.create(
+            school=self.school, name="2027春季心理普查", opens_at=now - dt.timedelta(days=1),
+            closes_at=now + dt.timedelta(days=13), purpose="再次普查", created_by=self.director)
+        CampaignInstrument.objects.create(campaign=spring, instrument=self.ci.instrument, order=0)
+        spring.launch(self.director)
+        second = Assignment.objects.get(campaign=spring, user=self.a1.user)
+        self.consent_and_answer("student_a1_user", self.a1, 0)
+        self.login("student_a1_user")
+        self.assertEqual(self.post(url("consent", second.pk), {"agree": True, "version": 1}).status_code, 200)
+        ci2 = CampaignInstrument.objects.get(campaign=spring)
+        answers = answers_for(ci2.instrument, 2)
+        body = {"answers": [{"ci": ci2.pk, "item": k, "value": v, "seconds": 3.0} for k, v in answers.items()]}
+        self.assertEqual(self.post(url("save-answer", second.pk), body).status_code, 200)
+        response = self.client.post(reverse("screening:submit", args=[second.pk]), {"key": "spring-k"})
+        self.assertEqual(response.status_code, 303)
+        loaded = response.wsgi_request.user_columns[screening_actions.OWN_ANSWERS]
+        packed = json.loads(loaded) if isinstance(loaded, str) else loaded
+        self.assertEqual({row[0] for row in packed}, {self.a1.pk, second.pk})
+        self.assertEqual(Result.objects.get(assignment=second).bands, {"total": "moderately_severe"})
+        self.a1.refresh_from_db()
+        self.assertEqual((self.a1.status, self.a1.results.count()), (AssignmentStatus.IN_PROGRESS, 0))
+        response = self.client.post(reverse("screening:submit", args=[self.a1.pk]), {"key": "autumn-k"})
+        self.assertEqual(response.status_code, 303)
+        self.assertEqual(Result.objects.get(assignment=self.a1).bands, {"total": "minimal"})
 
     def test_a_count_loaded_for_someone_else_is_not_used(self) -> None:
         request = RequestFactory().get("/")

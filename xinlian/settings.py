@@ -340,8 +340,8 @@ KNOX_TOKEN_MODEL = "knox.AuthToken"
 REST_KNOX = {"TOKEN_TTL": timedelta(hours=API_TOKEN_HOURS), "AUTO_REFRESH": False}
 
 # Idle timeout: the session expires after this many seconds without a request. An active
-# session is re-saved (its expiry pushed back) at most every SESSION_RENEW_SECONDS
-# (xinlian/web/middleware.py), so it may end up to that much earlier than the full age.
+# session's expiry is pushed back at most every SESSION_RENEW_SECONDS (xinlian/web/middleware.py;
+# one UPDATE of the expiry alone), so it may end up to that much earlier than the full age.
 SESSION_COOKIE_AGE = int(env("SESSION_IDLE_SECONDS", str(30 * 60)))
 # Django's database sessions in a table that also records whom each session is logged in as, so
 # that a request loads its session and its user in one statement (xinlian/web/sessions.py).

@@ -146,7 +146,7 @@ def state_columns() -> dict[str, tuple[str, Any]]:
            f"AND p.{q('starts_on')} <= %s AND (p.{q('ends_on')} IS NULL OR p.{q('ends_on')} >= %s)){team}) "
            f"THEN {STATE_ENROL} ELSE {STATE_NONE} END")
 
-    def params(_request: Any = None) -> list[Any]:
+    def params() -> list[Any]:
         today = connection.ops.adapt_datefield_value(timezone.localdate())
         required = [int(bool(settings.TWO_FACTOR_REQUIRED)), *roles, today, today]
         return required + (["student", *team_params] if team_sql else [])

@@ -104,37 +104,47 @@ def _session_user_sql(session: type[models.Model], user: type[models.Model], ven
 
 def session_with_user(session: type[models.Model], user: type[models.Model], key: str, now: Any,
                       extra: tuple[str, ...] = (), extra_params: Sequence[Any] = (),
-                      ) -> tuple[str | None, models.Model | None, tuple[Any, ...]]:
+                      ) -> tuple[str | None, Any, models.Model | None, tuple[Any, ...]]:
     """The unexpired session row ``key`` (a model with a ``user`` foreign key: whom the session
     was saved as logged in) and, in the same statement, that user's row with the scalar
     expressions ``extra`` over it (alias ``t``, as for ``user_columns``): one round trip where
     there were two. The column is only a pointer (the session's data is signed, the database
     cannot read it): the caller must use the user only if the decoded session names that same
-    user. (the session's encoded data or None, user or None, raw scalars)."""
+    user. (the session's encoded data or None, its expiry, user or None, raw scalars)."""
     sql = _session_user_sql(session, user, connection.vendor, tuple(extra))
     with connection.cursor() as cursor:
         cursor.execute(sql, [*extra_params, key, now])
         rows = cursor.fetchmany(2)
     if len(rows) != 1:
-        return None, None, ()
+        return None, None, None, ()
     width = len(session._meta.concrete_fields)
     other = width + len(user._meta.concrete_fields)
-    data = rows[0][[f.attname for f in session._meta.concrete_fields].index("session_data")]
+    names, convs = _columns(session, connection.vendor)
+    data, expiry = (_converted(rows[0][names.index(name)], convs[names.index(name)])
+                    for name in ("session_data", "expire_date"))
     person = _instance(user, rows[0][width:other]) if rows[0][width] is not None else None
-    return data, person, tuple(rows[0][other:])
+    return data, expiry, person, tuple(rows[0][other:])
 
 
-def column_params(params: Sequence[Any] | Callable[[Any], Sequence[Any]], request: Any = None) -> Sequence[Any]:
-    """A ``user_columns`` expression's parameters: a list, or a function of the request (None
-    outside one) giving them at each request (the time an hour ago, the id in the path)."""
-    return params(request) if callable(params) else params
+def _converted(value: Any, conv: tuple[Any, tuple[Converter, ...]]) -> Any:
+    """One column's value as ``_instance`` converts it."""
+    col, fns = conv
+    for fn in fns:
+        value = fn(value, col, connection)
+    return value
 
 
-def user_columns(**columns: tuple[str, Sequence[Any] | Callable[[Any], Sequence[Any]]],
+def column_params(params: Sequence[Any] | Callable[[], Sequence[Any]]) -> Sequence[Any]:
+    """A ``user_columns`` expression's parameters: a list, or a function giving them at each
+    request (the time an hour ago, today)."""
+    return params() if callable(params) else params
+
+
+def user_columns(**columns: tuple[str, Sequence[Any] | Callable[[], Sequence[Any]]],
                  ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Mark a view whose answer needs a few scalars about the requesting user (an unread count,
     the submissions of the last hour): ``name=(sql, params)``, each SQL a scalar expression
-    over the user row ``t``, its params a list or a function of the request returning one. The
+    over the user row ``t``, its params a list or a function returning one. The
     user middleware (xinlian.web.middleware) then loads them in the statement that loads the
     user and leaves them in ``request.user_columns`` (and the user's pk in
     ``request.user_columns_of``; ``loaded_column`` reads them); where it could not (another
@@ -149,7 +159,7 @@ def user_columns(**columns: tuple[str, Sequence[Any] | Callable[[Any], Sequence[
 # Scalars every request loads with its user (e.g. what the two-step check needs to know), each a
 # provider registered by an app's ready() and called once, at the first request: its SQL may
 # then name tables of apps that load after it. Each gives ``{name: (sql, params)}`` as above.
-_EVERY_REQUEST: list[Callable[[], dict[str, tuple[str, Sequence[Any] | Callable[[Any], Sequence[Any]]]]]] = []
+_EVERY_REQUEST: list[Callable[[], dict[str, tuple[str, Sequence[Any] | Callable[[], Sequence[Any]]]]]] = []
 _every_request_columns: tuple[tuple[str, tuple[str, Any]], ...] | None = None
 
 

@@ -35,7 +35,6 @@ from django.core.paginator import Page, Paginator
 from django.db import connection, transaction
 from django.db.models import Count, Prefetch, QuerySet
 from django.http import HttpRequest
-from django.urls import Resolver404, resolve
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -108,37 +107,22 @@ class ScreeningTooMany(ScreeningConflict):
 SUBMITS_LAST_HOUR = "submits_last_hour"
 
 
-def _an_hour_ago(_request: HttpRequest | None = None) -> list[Any]:
+def _an_hour_ago() -> list[Any]:
     return [connection.ops.adapt_datetimefield_value(timezone.now() - dt.timedelta(hours=1))]
 
 
 OWN_ANSWERS = "own_answers"
 
 
-def _assignment_in_path(request: HttpRequest | None) -> list[Any]:
-    """The assignment of the submit's path (``<id:pk>``), then the states it may be submitted
-    from: the parameters of ``own_answers_sql``. The user may be loaded before Django resolves
-    the path (the two-step check asks first): then it is resolved here. No assignment (a path
-    this does not fit): NULL, no row, and the view reads for itself."""
-    match = getattr(request, "resolver_match", None)
-    if match is None and request is not None:
-        try:
-            match = resolve(request.path_info, getattr(request, "urlconf", None))
-        except Resolver404:
-            match = None
-    pk = match.kwargs.get("pk") if match is not None else None
-    return [pk if isinstance(pk, int) else None, *OPEN_STATES]
-
-
 # For the submit views, loaded with the user (``hotsql.user_columns``): the person's
 # submissions of the last hour (the rate limit's count, ``_check_submit_rate``), as
 # ``Assignment.objects.filter(user=…, submitted_at__gte=an hour ago).count()`` would count them,
-# and the saved answers of the assignment in the path that ``Assignment.submit_own`` scores (its
-# own read otherwise): two round trips fewer.
+# and the saved answers of the person's open assignments, of which ``Assignment.submit_own``
+# scores the one in the path (its own read otherwise): two round trips fewer.
 with_submit_columns = hotsql.user_columns(**{
     SUBMITS_LAST_HOUR: (f"SELECT COUNT(*) FROM {Assignment._meta.db_table} a WHERE a.user_id = t.id "
                         "AND a.submitted_at >= %s", _an_hour_ago),
-    OWN_ANSWERS: (own_answers_sql(connection.vendor), _assignment_in_path)})
+    OWN_ANSWERS: (own_answers_sql(connection.vendor), list(OPEN_STATES))})
 
 
 def _check_submit_rate(request: HttpRequest, user: User, pk: int,
@@ -251,7 +235,7 @@ def submit(request: HttpRequest, pk: int, key: str, entries: Sequence[Entry] = (
         return limited
     if not entries:
         outcome = Assignment.submit_own(pk, user, key, found=own_answers_rows(
-            hotsql.loaded_column(request, OWN_ANSWERS, user)))
+            hotsql.loaded_column(request, OWN_ANSWERS, user), pk))
         if outcome is not None:
             return outcome
     assignment = my_assignment(request, pk)

@@ -700,7 +700,8 @@ class Assignment(models.Model):
             return None
         if found is None:
             with connection.cursor() as cursor:
-                cursor.execute(f"SELECT {_OWN_ANSWERS_COLUMNS} {_OWN_ANSWERS_FROM} a.user_id = %s {_OWN_ANSWERS_OPEN}",
+                cursor.execute(f"SELECT {_OWN_ANSWERS_COLUMNS} {_OWN_ANSWERS_FROM} a.id = %s AND a.user_id = %s "
+                               f"{_OWN_ANSWERS_OPEN}",
                                [pk, user.pk, *OPEN_STATES])
                 found = cursor.fetchall()
         if not found:
@@ -815,28 +816,32 @@ _CLAIM_SQL = ("UPDATE screening_assignment SET status = %s, submitted_at = %s, s
 # submit_own's read: the assignment's ids and revision with each saved response (params: the
 # assignment, the owner, the states it may be submitted from).
 _OWN_ANSWERS_COLUMNS = "a.campaign_id, a.student_id, a.answers_rev, r.id, r.campaign_instrument_id, r.data"
-_OWN_ANSWERS_FROM = ("FROM screening_assignment a LEFT JOIN screening_response r ON r.assignment_id = a.id "
-                     "WHERE a.id = %s AND")
+_OWN_ANSWERS_FROM = "FROM screening_assignment a LEFT JOIN screening_response r ON r.assignment_id = a.id WHERE"
 _OWN_ANSWERS_OPEN = "AND a.status IN (%s, %s)"
 OPEN_STATES = (AssignmentStatus.INVITED.value, AssignmentStatus.IN_PROGRESS.value)
 
 
 def own_answers_sql(vendor: str) -> str:
-    """submit_own's read as one scalar over the user row ``t`` (params: the assignment, then
-    OPEN_STATES), for the submit views to load with the user (``hotsql.user_columns``; one round
-    trip fewer): the rows packed in a JSON array, ``[]`` when none (``own_answers_rows``)."""
+    """submit_own's read as one scalar over the user row ``t`` (params: OPEN_STATES), for the
+    submit views to load with the user (``hotsql.user_columns``; one round trip fewer): the rows
+    of every assignment the person may submit now, each led by the assignment's id, packed in a
+    JSON array, ``[]`` when none (``own_answers_rows`` picks the one submitted). All of them,
+    not the one in the path: the user is loaded before Django resolves the path (the two-step
+    check asks first), and a person has one or two open at a time."""
     pack, agg, empty = (("json_build_array", "json_agg", "json_build_array()") if vendor == "postgresql"
                         else ("json_array", "json_group_array", "json_array()"))
-    return (f"SELECT COALESCE({agg}({pack}({_OWN_ANSWERS_COLUMNS})), {empty}) "
+    return (f"SELECT COALESCE({agg}({pack}(a.id, {_OWN_ANSWERS_COLUMNS})), {empty}) "
             f"{_OWN_ANSWERS_FROM} a.user_id = t.id {_OWN_ANSWERS_OPEN}")
 
 
-def own_answers_rows(value: Any) -> list[list[Any]] | None:
-    """The rows of ``own_answers_sql``'s value (JSON text or, as PostgreSQL's driver may
-    return it, already decoded); None when it was not loaded."""
+def own_answers_rows(value: Any, pk: int) -> list[list[Any]] | None:
+    """The rows of assignment ``pk`` in ``own_answers_sql``'s value (JSON text or, as
+    PostgreSQL's driver may return it, already decoded), as ``submit_own`` reads them: ``[]``
+    when it is not among them; None when the value was not loaded."""
     if value is None:
         return None
-    return json.loads(value) if isinstance(value, str | bytes) else list(value)
+    rows = json.loads(value) if isinstance(value, str | bytes) else value
+    return [row[1:] for row in rows if row[0] == pk]
 
 
 # The respondent's own, in the campaign's window, under the consent text now in force (with

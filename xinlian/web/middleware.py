@@ -40,8 +40,6 @@ from xinlian.lib import hotsql
 
 from .sessions import SessionStore
 
-# The key in the session data that remembers when the session was last written.
-RENEWED_KEY = "_renewed"
 # A persistent connection that answered a statement this recently is not health-checked again
 # (CONN_HEALTH_CHECKS' "SELECT 1", a round trip on every request); see RecentConnectionMiddleware.
 HEALTHY_SECONDS = 1.0
@@ -49,19 +47,27 @@ HEALTHY_SECONDS = 1.0
 
 class IdleSessionMiddleware(SessionMiddleware):
     """Keeps the idle timeout (SESSION_COOKIE_AGE) sliding with the user's activity, like
-    SESSION_SAVE_EVERY_REQUEST, but re-saves the session at most once per
-    SESSION_RENEW_SECONDS: a student answering a questionnaire sends a request every few
-    seconds, and each save was an UPDATE of the whole session row. The session then expires
+    SESSION_SAVE_EVERY_REQUEST, but pushes the row's expiry back at most once per
+    SESSION_RENEW_SECONDS and without writing the data again (``SessionStore.renew``):
+    a student answering a questionnaire sends a request every few seconds, and each save was an
+    UPDATE of the whole session row with its data encoded and signed. The session then expires
     between SESSION_COOKIE_AGE − SESSION_RENEW_SECONDS and SESSION_COOKIE_AGE after the last
-    request. Requests that never looked at the session (nobody asked who the user is) do not
-    count as activity, nor do the views that drop the session (notify's background polls)."""
+    request. A session whose data changed is saved whole by Django, expiry included. Requests
+    that never looked at the session (nobody asked who the user is) do not count as activity,
+    nor do the views that drop the session (notify's background polls).
+
+    The browser keeps the cookie until it closes (SESSION_EXPIRE_AT_BROWSER_CLOSE), so the
+    renewal needs no new cookie; a cookie with a lifetime of its own is sent again by Django's
+    save, as before."""
 
     def process_response(self, request: HttpRequest, response: HttpResponse) -> HttpResponse:
         session = getattr(request, "session", None)
-        if session is not None and session.accessed and not session.is_empty():
-            now = int(time.time())
-            if now - int(session.get(RENEWED_KEY, 0)) >= settings.SESSION_RENEW_SECONDS:
-                session[RENEWED_KEY] = now  # modified: the parent saves it and renews the expiry
+        if (isinstance(session, SessionStore) and session.accessed and not session.modified
+                and response.status_code < 500 and session.renewal_due()):  # Django saves nothing on a 5xx
+            if settings.SESSION_EXPIRE_AT_BROWSER_CLOSE:
+                session.renew()
+            else:
+                session.modified = True  # the cookie's own lifetime moves too: Django's save sends it
         return super().process_response(request, response)
 
 
@@ -103,10 +109,9 @@ def _with_session(session: SessionStore, model: Any, extra: tuple[str, ...],
     ``SessionStore.load`` would load it (an expired or unknown key: empty, key dropped).
     Returns (that user or None, scalars), for the caller to check against the session's data."""
     now = connection.ops.adapt_datetimefield_value(timezone.now())
-    data, user, values = hotsql.session_with_user(session.model, model, session._session_key, now, extra, extra_params)
-    if data is None:
-        session._session_key = None
-    session._session_cache = session.decode(data) if data is not None else {}
+    data, expiry, user, values = hotsql.session_with_user(session.model, model, session._session_key, now, extra,
+                                                          extra_params)
+    session.loaded(data, expiry)
     return user, values
 
 
@@ -119,7 +124,7 @@ def load_user(request: HttpRequest) -> Any:
     # No cookie: nobody to load. Else the scalars every request loads, then the view's own.
     columns = (*hotsql.every_request_columns(), *_view_columns(request)) if session.session_key else ()
     extra = tuple(sql for _name, (sql, _params) in columns)
-    extra_params = [p for _name, (_sql, params) in columns for p in hotsql.column_params(params, request)]
+    extra_params = [p for _name, (_sql, params) in columns for p in hotsql.column_params(params)]
     joined = None
     if isinstance(session, SessionStore) and session._session_key and not hasattr(session, "_session_cache"):
         joined = _with_session(session, model, extra, extra_params)

@@ -8,9 +8,11 @@ and its user in one statement through the recorded user id."""
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 from typing import Any
 
+from django.conf import settings
 from django.contrib import auth
 from django.contrib.sessions.backends.base import UpdateError
 from django.contrib.sessions.backends.db import SessionStore as DbSessionStore
@@ -35,7 +37,14 @@ def user_id_of(data: dict[str, Any]) -> Any:
 class SessionStore(DbSessionStore):
     """The database session store (same encoding, same expiry rule) of the table that records
     the user: its load is one statement built once per process (compiling the ORM's query cost
-    about as much CPU as the rest of a small request), and every save writes the user id."""
+    about as much CPU as the rest of a small request), and every save writes the user id.
+
+    The idle timeout slides without writing the data again: ``renew`` pushes back only the row's
+    expiry, when ``renewal_due`` (at most once per ``SESSION_RENEW_SECONDS``, judged by the
+    expiry the load read: ``loaded_expiry``)."""
+
+    # The row's expiry as loaded or last written by this store; None before either.
+    loaded_expiry: dt.datetime | None = None
 
     @classmethod
     def get_model_class(cls) -> Any:
@@ -59,23 +68,51 @@ class SessionStore(DbSessionStore):
         row = hotsql.get_with(self.model, "", "t.session_key = %s AND t.expire_date > %s", [self.session_key, now])
         if row is None:
             self._session_key = None
+        self.loaded_expiry = row.expire_date if row is not None else None
         return row
 
+    def loaded(self, data: str | None, expiry: dt.datetime | None) -> None:
+        """Take the row read elsewhere (the user middleware's statement) as ``load`` would: the
+        encoded data and expiry of the unexpired row, or None for none (the key is dropped)."""
+        if data is None:
+            self._session_key = None
+        self._session_cache = self.decode(data) if data is not None else {}
+        self.loaded_expiry = expiry
+
+    def renewal_due(self) -> bool:
+        """Whether the expiry a save would write now is at least SESSION_RENEW_SECONDS later
+        than the row's (the idle timeout's renewal, once a minute at most)."""
+        if self.loaded_expiry is None or self.session_key is None:
+            return False
+        return (self.get_expiry_date() - self.loaded_expiry).total_seconds() >= settings.SESSION_RENEW_SECONDS
+
+    def renew(self) -> None:
+        """Push the row's expiry back, and nothing else: one UPDATE, the data not encoded and
+        signed again; on PostgreSQL an update of no indexed column, made in place (the table's
+        pages keep room for it: migration web/0002). A row deleted meanwhile (a logout in
+        another tab) stays deleted."""
+        expiry = self.get_expiry_date()
+        with connection.cursor() as cursor:
+            cursor.execute(f"UPDATE {connection.ops.quote_name(self.model._meta.db_table)} SET expire_date = %s "
+                           "WHERE session_key = %s", [connection.ops.adapt_datetimefield_value(expiry), self.session_key])
+        self.loaded_expiry = expiry
+
     def save(self, must_create: bool = False) -> None:
-        """Renewing an existing session (the idle timeout's once a minute, a login's data) as
-        one UPDATE built once, like Django's forced update of the row: UpdateError when the
+        """Saving an existing session's data (a login's, the two-step check's) as one
+        UPDATE built once, like Django's forced update of the row: UpdateError when the
         row is gone. Creating one is Django's own code (through ``create_model_instance``)."""
         if must_create or self.session_key is None:
             super().save(must_create=must_create)
             return
         data = self._get_session()
-        params = [self.encode(data), connection.ops.adapt_datetimefield_value(self.get_expiry_date()),
-                  user_id_of(data), self.session_key]
+        expiry = self.get_expiry_date()
+        params = [self.encode(data), connection.ops.adapt_datetimefield_value(expiry), user_id_of(data), self.session_key]
         with connection.cursor() as cursor:
             cursor.execute(f"UPDATE {connection.ops.quote_name(self.model._meta.db_table)} SET session_data = %s, "
                            "expire_date = %s, user_id = %s WHERE session_key = %s", params)
             if cursor.rowcount != 1:
                 raise UpdateError
+        self.loaded_expiry = expiry
 
 
 # Expired sessions are deleted by the worker at most this often (Django leaves it to a cron job
