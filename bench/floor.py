@@ -14,9 +14,10 @@ this shared 2-core machine falls on both alike:
 * (b) ``POST /submit/`` of the bare app against Xinlian's ``POST /screening/a/<pk>/submit/``
   (PHQ-9, answers saved beforehand, as in bench/screening.py's ``submit``), twice: ``submit``
   is a request whose session's renewal is due (every session was last renewed two minutes
-  before the servers start: ``age_sessions``; one statement more) and whose two-step check is
-  due too, ``submit_warm`` a submit as a student sends it, after opening the questionnaire and
-  saving answers within the minute: its session was renewed and checked by those requests
+  before the servers start: ``age_sessions``; on PostgreSQL the statement that loads the
+  session renews it too, on SQLite one statement more) and whose two-step check is due too,
+  ``submit_warm`` a submit as a student sends it, after opening the questionnaire and saving
+  answers within the minute: its session was renewed and checked by those requests
   (``stamp_sessions``, just before the phase, outside the measured CPU).
 
 Figures: req/s, p50/p99, server + database CPU per request, and the ratios Xinlian / bare

@@ -400,3 +400,30 @@ def test_definition_data_is_not_changed_by_scoring(phq9):
     before = copy.deepcopy(phq9.data)
     phq9.score(full(3), overrides={"cutoff": 3})
     assert phq9.data == before
+
+
+@pytest.mark.parametrize("code", [c for c in CODES if not builtin_definitions()[c].skip_logic])
+def test_without_skip_logic_the_shortcut_scores_as_the_general_path(code):
+    # An instrument without show_if shows every item: no matrix is built for that. The general
+    # path, forced on a copy, must see the same items and score the same, unanswered items too.
+    d = builtin_definitions()[code]
+    general = copy.copy(d)
+    general.skip_logic = True
+    rng = random.Random(f"shortcut-{code}")
+    rows = random_rows(d, 200, rng)
+    rows += [{k: v for k, v in r.items() if rng.random() < 0.7} for r in rows[:60]]
+    for answers in rows[:60]:
+        assert d.visible_items(answers) == general.visible_items(answers)
+        assert d.check_answers(answers) == general.check_answers(answers)
+    settings = d.effective_settings({})
+    m = d.matrix(rows)
+    assert np.isnan(m).any()
+    fast, slow = d.score_matrix(m, settings), general.score_matrix(m, settings)
+    for r in range(len(rows)):
+        assert fast.row(r) == slow.row(r), (code, r)
+
+
+def test_the_skip_logic_instrument_still_hides_items():
+    cssrs = builtin_definitions()["CSSRS"]
+    assert cssrs.skip_logic and not builtin_definitions()["PHQ9"].skip_logic
+    assert len(cssrs.visible_items({})) < len(cssrs.items)

@@ -157,3 +157,73 @@ class IdleSessionTests(NetworkTestCase):
         before = in_place()
         self.assertEqual(self.session_writes(reverse("inbox")), 1)
         self.assertEqual(in_place(), before + 1)
+
+
+class RenewalWithLoadTests(NetworkTestCase):
+    """The questionnaire's views (``hotsql.renews_session``) have the renewal made by the
+    statement that loads the session and its user, on PostgreSQL; elsewhere, and for every other
+    view, by a statement of its own after the view."""
+
+    def setUp(self):
+        self.login("student_a1_user")
+        self.key = self.client.session.session_key
+        # A page of the questionnaire (of no assignment: 404, still the student's activity).
+        self.url = reverse("screening:take", args=[999999])
+
+    def age(self, seconds_ago: int) -> dt.datetime:
+        expiry = timezone.now() + dt.timedelta(seconds=settings.SESSION_COOKIE_AGE - seconds_ago)
+        Session.objects.filter(session_key=self.key).update(expire_date=expiry)
+        return expiry
+
+    def request(self) -> list[str]:
+        with CaptureQueriesContext(connection) as ctx:
+            self.assertEqual(self.client.get(self.url).status_code, 404)
+        return [q["sql"] for q in ctx.captured_queries]
+
+    def test_a_due_renewal_comes_with_the_load(self):
+        self.age(settings.SESSION_RENEW_SECONDS + 1)
+        data = Session.objects.get(session_key=self.key).session_data
+        t0 = timezone.now()
+        sql = self.request()
+        expiry = Session.objects.get(session_key=self.key).expire_date
+        self.assertGreaterEqual(expiry, t0 + dt.timedelta(seconds=settings.SESSION_COOKIE_AGE - 1))
+        self.assertEqual(Session.objects.get(session_key=self.key).session_data, data)
+        own = [s for s in sql if s.startswith('UPDATE "web_session"')]
+        if connection.vendor == "postgresql":
+            self.assertEqual(own, [])  # no statement of its own
+            self.assertTrue(sql[0].startswith("WITH _renewed AS (UPDATE"), sql[0][:80])
+        else:  # SQLite has no data-modifying WITH: the renewal after the view, as for any page
+            self.assertEqual(len(own), 1, own)
+            self.assertNotIn("session_data", own[0])
+        # Within the minute, nothing moves and nothing more is written.
+        sql = self.request()
+        self.assertEqual(Session.objects.get(session_key=self.key).expire_date, expiry)
+        self.assertFalse([s for s in sql if s.startswith('UPDATE "web_session"')])
+
+    def test_a_renewal_not_due_leaves_the_row_alone(self):
+        before = self.age(10)
+        sql = self.request()
+        self.assertEqual(Session.objects.get(session_key=self.key).expire_date, before)
+        self.assertFalse([s for s in sql if s.startswith('UPDATE "web_session"')])
+
+    def test_an_expired_session_is_not_brought_back(self):
+        Session.objects.filter(session_key=self.key).update(expire_date=timezone.now() - dt.timedelta(seconds=1))
+        response = self.client.get(self.url)
+        self.assertEqual(response.status_code, 302)  # to the login page
+        self.assertLess(Session.objects.get(session_key=self.key).expire_date, timezone.now())
+
+    def test_the_badge_poll_still_renews_nothing(self):
+        # Not marked: the inbox badge, polled in the background, is never the user's activity.
+        before = self.age(settings.SESSION_RENEW_SECONDS + 1)
+        with CaptureQueriesContext(connection) as ctx:
+            self.assertEqual(self.client.get(reverse("inbox-badge")).status_code, 200)
+        self.assertFalse([q for q in ctx.captured_queries if "web_session" in q["sql"] and "UPDATE" in q["sql"]])
+        self.assertEqual(Session.objects.get(session_key=self.key).expire_date, before)
+
+    def test_only_the_questionnaire_is_marked(self):
+        from django.urls import resolve
+
+        marked = {name for name in ("take", "answer", "submit", "thanks", "consent", "mine")
+                  if getattr(resolve(reverse(f"screening:{name}", args=[] if name == "mine" else [1])).func,
+                             "renews_session", False)}
+        self.assertEqual(marked, {"take", "answer", "submit"})

@@ -110,14 +110,16 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     # Django's SessionMiddleware, renewing an active session once a minute, not on every request.
     "xinlian.web.middleware.IdleSessionMiddleware",
-    "django.middleware.locale.LocaleMiddleware",
+    # Django's LocaleMiddleware, without looking for a language in paths that never carry one.
+    "xinlian.web.middleware.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     # Django's AuthenticationMiddleware, loading the user with a statement built once per process.
     "xinlian.web.middleware.UserMiddleware",
     # The second step for whoever must give it (or turned it on), after any way in.
     "xinlian.web.twofactor_middleware.SecondStepMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
+    # Django's MessageMiddleware, making its storage only for a request that uses messages.
+    "xinlian.web.middleware.LazyMessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Last, as django-axes asks, so that it sees the authenticated user.
     "axes.middleware.AxesMiddleware",

@@ -93,37 +93,58 @@ def get_with_columns(model: type[M], related: str, where: str, params: Sequence[
 
 @cache
 def _session_user_sql(session: type[models.Model], user: type[models.Model], vendor: str,
-                      extra: tuple[str, ...]) -> str:
+                      extra: tuple[str, ...], renew: bool = False) -> str:
     cols = [f"s.{_q(f.column)}" for f in session._meta.concrete_fields]
     cols += [f"t.{_q(f.column)}" for f in user._meta.concrete_fields]
     cols += [f"({sql})" for sql in extra]
-    return (f"SELECT {', '.join(cols)} FROM {_q(session._meta.db_table)} s LEFT JOIN {_q(user._meta.db_table)} t "
+    key, expiry = (_q(session._meta.get_field(name).column) for name in ("session_key", "expire_date"))
+    renewal = ""
+    if renew:
+        # PostgreSQL runs a data-modifying WITH once, to completion, whatever the SELECT reads;
+        # the SELECT sees the row as it was (one snapshot): hence the count of rows renewed.
+        renewal = (f"WITH _renewed AS (UPDATE {_q(session._meta.db_table)} SET {expiry} = %s WHERE {key} = %s "
+                   f"AND {expiry} > %s AND {expiry} <= %s RETURNING 1) ")
+        cols.append("(SELECT COUNT(*) FROM _renewed)")
+    return (f"{renewal}SELECT {', '.join(cols)} FROM {_q(session._meta.db_table)} s "
+            f"LEFT JOIN {_q(user._meta.db_table)} t "
             f"ON t.{_q(user._meta.pk.column)} = s.{_q(session._meta.get_field('user').column)} "
-            "WHERE s.session_key = %s AND s.expire_date > %s")
+            f"WHERE s.{key} = %s AND s.{expiry} > %s")
+
+
+def can_renew_with_load() -> bool:
+    """Whether ``session_with_user`` can renew the row in the statement that loads it (a
+    data-modifying WITH: PostgreSQL's)."""
+    return connection.vendor == "postgresql"
 
 
 def session_with_user(session: type[models.Model], user: type[models.Model], key: str, now: Any,
                       extra: tuple[str, ...] = (), extra_params: Sequence[Any] = (),
-                      ) -> tuple[str | None, Any, models.Model | None, tuple[Any, ...]]:
+                      renew: tuple[Any, Any] | None = None,
+                      ) -> tuple[str | None, Any, models.Model | None, tuple[Any, ...], bool]:
     """The unexpired session row ``key`` (a model with a ``user`` foreign key: whom the session
     was saved as logged in) and, in the same statement, that user's row with the scalar
     expressions ``extra`` over it (alias ``t``, as for ``user_columns``): one round trip where
     there were two. The column is only a pointer (the session's data is signed, the database
     cannot read it): the caller must use the user only if the decoded session names that same
-    user. (the session's encoded data or None, its expiry, user or None, raw scalars)."""
-    sql = _session_user_sql(session, user, connection.vendor, tuple(extra))
+    user. ``renew`` = (new expiry, due by), database values as ``now``, only where
+    ``can_renew_with_load``: the same statement also moves the unexpired row's expiry to the
+    new one if it is no later than "due by". (the session's encoded data or None, its expiry as
+    loaded, user or None, raw scalars, whether the row was renewed)."""
+    sql = _session_user_sql(session, user, connection.vendor, tuple(extra), renew is not None)
+    head = [renew[0], key, now, renew[1]] if renew is not None else []
     with connection.cursor() as cursor:
-        cursor.execute(sql, [*extra_params, key, now])
+        cursor.execute(sql, [*head, *extra_params, key, now])
         rows = cursor.fetchmany(2)
     if len(rows) != 1:
-        return None, None, None, ()
+        return None, None, None, (), False
+    row = rows[0] if renew is None else rows[0][:-1]
     width = len(session._meta.concrete_fields)
     other = width + len(user._meta.concrete_fields)
     names, convs = _columns(session, connection.vendor)
-    data, expiry = (_converted(rows[0][names.index(name)], convs[names.index(name)])
+    data, expiry = (_converted(row[names.index(name)], convs[names.index(name)])
                     for name in ("session_data", "expire_date"))
-    person = _instance(user, rows[0][width:other]) if rows[0][width] is not None else None
-    return data, expiry, person, tuple(rows[0][other:])
+    person = _instance(user, row[width:other]) if row[width] is not None else None
+    return data, expiry, person, tuple(row[other:]), renew is not None and rows[0][-1] == 1
 
 
 def _converted(value: Any, conv: tuple[Any, tuple[Converter, ...]]) -> Any:
@@ -154,6 +175,16 @@ def user_columns(**columns: tuple[str, Sequence[Any] | Callable[[], Sequence[Any
         view.user_columns = tuple(columns.items())  # type: ignore[attr-defined]
         return view
     return mark
+
+
+def renews_session(view: Callable[..., Any]) -> Callable[..., Any]:
+    """Mark a view each of whose requests is the user's activity, whatever it answers (the
+    questionnaire's page, its answers, its submit: a freshman week's busiest requests). Where
+    ``can_renew_with_load``, the user middleware then renews the session's idle timeout, when
+    due, in the statement that loads the session, instead of a statement of its own after the
+    view (xinlian.web.middleware). Never on a background poll: it is not activity."""
+    view.renews_session = True  # type: ignore[attr-defined]
+    return view
 
 
 # Scalars every request loads with its user (e.g. what the two-step check needs to know), each a

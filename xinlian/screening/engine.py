@@ -248,6 +248,9 @@ class Definition:
             for i in data["items"]
         ]
         self.column = {it.number: n for n, it in enumerate(self.items)}
+        # Without skip logic every item is always shown: no matrix to build for that (one
+        # submit's scoring spent a fifth of its time on it).
+        self.skip_logic = any(it.show_if is not None for it in self.items)
         self.scored_numbers = [it.number for it in self.items if it.scored]
         self.settings_spec: dict[str, dict[str, Any]] = data.get("settings", {})
         self.defaults = {k: v["default"] for k, v in self.settings_spec.items()}
@@ -320,6 +323,8 @@ class Definition:
 
     def visible_items(self, answers: Mapping[int, int]) -> list[int]:
         """Items the respondent is asked, given the answers so far (skip logic)."""
+        if not self.skip_logic:
+            return [it.number for it in self.items]
         row = self.matrix([answers])
         shown = self._visibility(row, self.defaults)
         return [it.number for n, it in enumerate(self.items) if shown[0, n]]
@@ -357,6 +362,8 @@ class Definition:
 
     def _visibility(self, m: np.ndarray, settings: Mapping[str, Any]) -> np.ndarray:
         shown = np.ones(m.shape, dtype=bool)
+        if not self.skip_logic:
+            return shown
         filled = np.nan_to_num(m)
         for n, it in enumerate(self.items):
             if it.show_if is not None:
@@ -407,7 +414,8 @@ class Definition:
         settings = settings if settings is not None else self.defaults
         shown = self._visibility(m, settings)
         # Conditions on items read the answers as given; scores read them after reverse keying.
-        raw = np.where(shown, np.nan_to_num(m), 0.0)
+        # Unanswered (NaN) or not shown → 0; answers are option values, never infinite.
+        raw = np.where(shown & ~np.isnan(m), m, 0.0)
         x = raw.copy()
         for number in self.reverse:
             it = self.items[self.column[number]]

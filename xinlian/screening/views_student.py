@@ -34,7 +34,9 @@ from django.views.decorators.http import require_GET, require_POST
 
 from xinlian.access.adapters import page_errors
 from xinlian.care import rota as care_rota
+from xinlian.lib import hotsql
 from xinlian.lib.actions import ActionError
+from xinlian.lib.converters import reverse_id
 from xinlian.notify.hours import is_out_of_hours
 
 from . import actions
@@ -237,6 +239,7 @@ def _take_page(request: HttpRequest, a: Assignment, *, status: int = 200, error:
 @require_GET
 @login_required
 @page_errors
+@hotsql.renews_session
 def take(request: HttpRequest, pk: int) -> HttpResponse:
     a = actions.my_assignment(request, pk)
     if a.status == AssignmentStatus.SUBMITTED:
@@ -324,6 +327,7 @@ def _parse_answers(request: HttpRequest) -> list[tuple[int, int, Any, float | No
 @require_POST
 @login_then_take
 @page_errors
+@hotsql.renews_session
 def answer(request: HttpRequest, pk: int) -> HttpResponse:
     """Save a batch of answers as they are given (JSON in, JSON out)."""
     try:
@@ -375,6 +379,7 @@ def _missing(a: Assignment) -> tuple[dict[int, list[int]], str]:
 @require_POST
 @login_then_take
 @page_errors
+@hotsql.renews_session
 @actions.with_submit_columns
 def submit(request: HttpRequest, pk: int) -> HttpResponse:
     """Save the answers the form carries, then submit once (the key makes a double tap, a retry
@@ -394,7 +399,7 @@ def submit(request: HttpRequest, pk: int) -> HttpResponse:
         actions.submit(request, pk, key, entries)
     except (actions.ScreeningConflict, actions.ScreeningInvalid) as refused:
         return _refused(request, refused.obj, refused, posted, key)
-    return _see_other(reverse("screening:thanks", args=[pk]))
+    return _see_other(reverse_id("screening:thanks", pk))
 
 
 def _refused(request: HttpRequest, a: Assignment, refused: ActionError,

@@ -15,7 +15,11 @@ classes spend (bench/floor.py measures it against a bare Django app; issue 10 §
   hash against the current and the fallback secrets). Any other backend goes through Django.
   A view may ask for a few scalars about the user in the same statement
   (``hotsql.user_columns``: the inbox badge's unread count), and every request loads those
-  registered for all (``hotsql.register_user_columns``: what the two-step check needs)."""
+  registered for all (``hotsql.register_user_columns``: what the two-step check needs).
+* ``RecentConnectionMiddleware``: no health check for a connection that just answered.
+* ``LocaleMiddleware`` and ``LazyMessageMiddleware``: Django's, without the work they did on
+  every request for what Xinlian's requests rarely or never need (a language in the path, a
+  message storage)."""
 
 from __future__ import annotations
 
@@ -24,17 +28,22 @@ import time
 from typing import Any
 
 from django.conf import settings
+from django.conf.urls.i18n import is_language_prefix_patterns_used
 from django.contrib import auth
 from django.contrib.auth.backends import ModelBackend
 from django.contrib.auth.middleware import AuthenticationMiddleware
+from django.contrib.messages.middleware import MessageMiddleware
+from django.contrib.messages.storage import default_storage
 from django.contrib.sessions.middleware import SessionMiddleware
 from django.db import connection, connections
 from django.db.backends.signals import connection_created
 from django.http import HttpRequest, HttpResponse
+from django.middleware.locale import LocaleMiddleware as DjangoLocaleMiddleware
 from django.urls import Resolver404, resolve
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.cache import patch_vary_headers
 from django.utils.crypto import constant_time_compare
-from django.utils.functional import SimpleLazyObject
+from django.utils.functional import SimpleLazyObject, empty
 
 from xinlian.lib import hotsql
 
@@ -54,7 +63,9 @@ class IdleSessionMiddleware(SessionMiddleware):
     between SESSION_COOKIE_AGE − SESSION_RENEW_SECONDS and SESSION_COOKIE_AGE after the last
     request. A session whose data changed is saved whole by Django, expiry included. Requests
     that never looked at the session (nobody asked who the user is) do not count as activity,
-    nor do the views that drop the session (notify's background polls).
+    nor do the views that drop the session (notify's background polls). A view marked
+    ``hotsql.renews_session`` (the questionnaire's) has it renewed on PostgreSQL by the
+    statement that loads it (``load_user``): one round trip fewer; nothing is left to renew here.
 
     The browser keeps the cookie until it closes (SESSION_EXPIRE_AT_BROWSER_CLOSE), so the
     renewal needs no new cookie; a cookie with a lifetime of its own is sent again by Django's
@@ -71,47 +82,60 @@ class IdleSessionMiddleware(SessionMiddleware):
         return super().process_response(request, response)
 
 
-# (urlconf, path) → the scalars its view asks for, for users loaded before Django resolves the
-# URL; bounded: emptied when full.
-_COLUMNS_OF_PATH: dict[tuple[Any, str], tuple[tuple[str, tuple[str, Any]], ...]] = {}
+# (urlconf, path) → the scalars its view asks for and whether it renews the session with its load,
+# for users loaded before Django resolves the URL; bounded: emptied when full.
+_COLUMNS_OF_PATH: dict[tuple[Any, str], tuple[tuple[tuple[str, tuple[str, Any]], ...], bool]] = {}
 COLUMNS_OF_PATH_MAX = 4_096
 _DIGITS = re.compile(r"[0-9]+")
 
 
-def _view_columns(request: HttpRequest) -> tuple[tuple[str, tuple[str, Any]], ...]:
-    """The scalars the view of this request asks for with the user (``hotsql.user_columns``).
+def _marks(view: Any) -> tuple[tuple[tuple[str, tuple[str, Any]], ...], bool]:
+    return getattr(view, "user_columns", ()), getattr(view, "renews_session", False)
+
+
+def _view_marks(request: HttpRequest) -> tuple[tuple[tuple[str, tuple[str, Any]], ...], bool]:
+    """What the view of this request asks of the statement that loads the user: scalars
+    (``hotsql.user_columns``), and whether to renew the session (``hotsql.renews_session``).
     Django resolves the URL before the view; for a user asked for earlier (by the two-step
     middleware, say) the URL is resolved here, once per path and process."""
     match = getattr(request, "resolver_match", None)
     if match is not None:
-        return getattr(match.func, "user_columns", ())
+        return _marks(match.func)
     urlconf = getattr(request, "urlconf", None)
     # Keyed by the path with its numbers as 0: one entry for /screening/a/<pk>/submit/ whatever
     # the pk (each submit's own path used to miss, and resolve twice). Two views whose paths
     # differ only in digits would share an entry: harmless, as columns are only an offer (a
-    # view without its column loaded computes it itself; an extra one is never read).
+    # view without its column loaded computes it itself; an extra one is never read), and the
+    # renewal mark is only on the questionnaire's paths, which no background poll's path
+    # matches whatever its digits.
     key = (urlconf or settings.ROOT_URLCONF, _DIGITS.sub("0", request.path_info))
-    columns = _COLUMNS_OF_PATH.get(key)
-    if columns is None:
+    marks = _COLUMNS_OF_PATH.get(key)
+    if marks is None:
         try:
-            columns = getattr(resolve(request.path_info, urlconf).func, "user_columns", ())
+            marks = _marks(resolve(request.path_info, urlconf).func)
         except Resolver404:
-            columns = ()
+            marks = ((), False)
         if len(_COLUMNS_OF_PATH) >= COLUMNS_OF_PATH_MAX:
             _COLUMNS_OF_PATH.clear()
-        _COLUMNS_OF_PATH[key] = columns
-    return columns
+        _COLUMNS_OF_PATH[key] = marks
+    return marks
 
 
 def _with_session(session: SessionStore, model: Any, extra: tuple[str, ...],
-                  extra_params: list[Any]) -> tuple[Any, tuple[Any, ...]]:
+                  extra_params: list[Any], renews: bool) -> tuple[Any, tuple[Any, ...]]:
     """Load the session (not loaded yet) together with the user its row records, exactly as
-    ``SessionStore.load`` would load it (an expired or unknown key: empty, key dropped).
-    Returns (that user or None, scalars), for the caller to check against the session's data."""
-    now = connection.ops.adapt_datetimefield_value(timezone.now())
-    data, expiry, user, values = hotsql.session_with_user(session.model, model, session._session_key, now, extra,
-                                                          extra_params)
-    session.loaded(data, expiry)
+    ``SessionStore.load`` would load it (an expired or unknown key: empty, key dropped), and
+    for a view that ``renews`` renew it when due (where the database can, and the cookie
+    lasts until the browser closes: no cookie to send again). Returns (that user or None,
+    scalars), for the caller to check against the session's data."""
+    adapt = connection.ops.adapt_datetimefield_value
+    renewal = None
+    if renews and settings.SESSION_EXPIRE_AT_BROWSER_CLOSE and hotsql.can_renew_with_load():
+        renewal = session.renewal_with_load()
+    data, expiry, user, values, renewed = hotsql.session_with_user(
+        session.model, model, session._session_key, adapt(timezone.now()), extra, extra_params,
+        renew=None if renewal is None else (adapt(renewal[0]), adapt(renewal[1])))
+    session.loaded(data, renewal[0] if renewed and renewal is not None else expiry)
     return user, values
 
 
@@ -122,12 +146,13 @@ def load_user(request: HttpRequest) -> Any:
     session = request.session
     model = auth.get_user_model()
     # No cookie: nobody to load. Else the scalars every request loads, then the view's own.
-    columns = (*hotsql.every_request_columns(), *_view_columns(request)) if session.session_key else ()
+    view_columns, renews = _view_marks(request) if session.session_key else ((), False)
+    columns = (*hotsql.every_request_columns(), *view_columns) if session.session_key else ()
     extra = tuple(sql for _name, (sql, _params) in columns)
     extra_params = [p for _name, (_sql, params) in columns for p in hotsql.column_params(params)]
     joined = None
     if isinstance(session, SessionStore) and session._session_key and not hasattr(session, "_session_cache"):
-        joined = _with_session(session, model, extra, extra_params)
+        joined = _with_session(session, model, extra, extra_params, renews)
     try:
         user_id = model._meta.pk.to_python(session[auth.SESSION_KEY])
         backend_path = session[auth.BACKEND_SESSION_KEY]
@@ -226,3 +251,39 @@ class RecentConnectionMiddleware:
                     and now - getattr(conn, "xinlian_answered_at", float("-inf")) < HEALTHY_SECONDS):
                 conn.health_check_done = True
         return self.get_response(request)
+
+
+class LazyMessageMiddleware(MessageMiddleware):
+    """Django's MessageMiddleware, whose storage is made when a message is first added or read,
+    not on every request: most requests (a submit, a poll, an API call) never touch messages,
+    and Django's default storage signs its cookie with a key it derives for each request."""
+
+    def process_request(self, request: HttpRequest) -> None:
+        request._messages = SimpleLazyObject(lambda: default_storage(request))  # type: ignore[attr-defined]
+
+    def process_response(self, request: HttpRequest, response: HttpResponse) -> HttpResponse:
+        messages = getattr(request, "_messages", None)
+        if isinstance(messages, SimpleLazyObject) and messages._wrapped is empty:
+            return response  # never used: nothing to store
+        return super().process_response(request, response)
+
+
+class LocaleMiddleware(DjangoLocaleMiddleware):
+    """Django's LocaleMiddleware, which looks for a language code at the start of every path
+    twice a request (for "/screening/…", a failed lookup of the language "screening" each time)
+    even where no URL carries one. Xinlian's URLs carry none (the language comes from the
+    cookie the language switch sets, else the browser's): then only what Django's does in
+    that case — activate the request's language, and say so in the response."""
+
+    def process_request(self, request: HttpRequest) -> None:
+        if is_language_prefix_patterns_used(getattr(request, "urlconf", settings.ROOT_URLCONF))[0]:
+            return super().process_request(request)
+        translation.activate(translation.get_language_from_request(request))
+        request.LANGUAGE_CODE = translation.get_language()  # type: ignore[attr-defined]
+
+    def process_response(self, request: HttpRequest, response: HttpResponse) -> HttpResponse:
+        if is_language_prefix_patterns_used(getattr(request, "urlconf", settings.ROOT_URLCONF))[0]:
+            return super().process_response(request, response)
+        patch_vary_headers(response, ("Accept-Language",))
+        response.headers.setdefault("Content-Language", translation.get_language())
+        return response

@@ -73,11 +73,19 @@ class SessionStore(DbSessionStore):
 
     def loaded(self, data: str | None, expiry: dt.datetime | None) -> None:
         """Take the row read elsewhere (the user middleware's statement) as ``load`` would: the
-        encoded data and expiry of the unexpired row, or None for none (the key is dropped)."""
+        encoded data and expiry of the unexpired row (or the expiry that statement renewed it
+        to), or None for none (the key is dropped)."""
         if data is None:
             self._session_key = None
         self._session_cache = self.decode(data) if data is not None else {}
         self.loaded_expiry = expiry
+
+    def renewal_with_load(self) -> tuple[dt.datetime, dt.datetime]:
+        """For a renewal made by the statement that loads the row, before the data is read: the
+        expiry it writes (a full idle timeout from now: Xinlian gives no session an expiry of
+        its own) and the latest expiry for which it is due, by ``renewal_due``'s rule."""
+        expiry = timezone.now() + dt.timedelta(seconds=self.get_session_cookie_age())
+        return expiry, expiry - dt.timedelta(seconds=settings.SESSION_RENEW_SECONDS)
 
     def renewal_due(self) -> bool:
         """Whether the expiry a save would write now is at least SESSION_RENEW_SECONDS later
