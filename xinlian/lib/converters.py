@@ -66,8 +66,8 @@ _PATHS_OF_ID: dict[tuple[str, Any, str], str] = {}
 def reverse_id(name: str, pk: int) -> str:
     """``reverse(name, args=[pk])`` for a route whose one argument is an id: Django's reverse
     once per route, URL configuration and script prefix, then the id put in its place. Django's
-    reverse walks the URL configuration each time: on the busiest redirect (a questionnaire's
-    submit to its thank-you page) about a twentieth of the request's CPU."""
+    reverse walks the URL configuration each time: 29 µs against 5, on the busiest redirect (a
+    questionnaire's submit to its thank-you page)."""
     key = (name, get_urlconf(), get_script_prefix())
     path = _PATHS_OF_ID.get(key)
     if path is None:
