@@ -34,6 +34,12 @@ def user_id_of(data: dict[str, Any]) -> Any:
         return None
 
 
+def _due_by(expiry: dt.datetime) -> dt.datetime:
+    """The latest loaded expiry for which a renewal to ``expiry`` is due: one that moves the
+    expiry by at least SESSION_RENEW_SECONDS (the renewal's rule, once a minute at most)."""
+    return expiry - dt.timedelta(seconds=settings.SESSION_RENEW_SECONDS)
+
+
 class SessionStore(DbSessionStore):
     """The database session store (same encoding, same expiry rule) of the table that records
     the user: its load is one statement built once per process (compiling the ORM's query cost
@@ -85,14 +91,14 @@ class SessionStore(DbSessionStore):
         expiry it writes (a full idle timeout from now: Xinlian gives no session an expiry of
         its own) and the latest expiry for which it is due, by ``renewal_due``'s rule."""
         expiry = timezone.now() + dt.timedelta(seconds=self.get_session_cookie_age())
-        return expiry, expiry - dt.timedelta(seconds=settings.SESSION_RENEW_SECONDS)
+        return expiry, _due_by(expiry)
 
     def renewal_due(self) -> bool:
         """Whether the expiry a save would write now is at least SESSION_RENEW_SECONDS later
         than the row's (the idle timeout's renewal, once a minute at most)."""
         if self.loaded_expiry is None or self.session_key is None:
             return False
-        return (self.get_expiry_date() - self.loaded_expiry).total_seconds() >= settings.SESSION_RENEW_SECONDS
+        return self.loaded_expiry <= _due_by(self.get_expiry_date())
 
     def renew(self) -> None:
         """Push the row's expiry back, and nothing else: one UPDATE, the data not encoded and
